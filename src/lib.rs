@@ -1,0 +1,51 @@
+//! lattice-authz: an Envoy ext_authz sidecar that authorizes requests exactly the way Amazon VPC
+//! Lattice does.
+//!
+//! # Layout
+//!
+//! - [`sigv4`]: SigV4 / SigV4A verification, key caches, AWS's error catalogue. Pure; time is a
+//!   parameter.
+//! - [`policy`]: the IAM policy language: parse, validate, compile, evaluate, explain. Pure.
+//! - [`lattice`]: the Lattice world (networks, services, VPCs, principals), the request context,
+//!   the layered decision, deny texts and identity headers. Pure.
+//! - [`config`]: process settings, validated before any port opens.
+//! - [`store`]: loads the world from files, compiles snapshots, hot reload, last good snapshot.
+//! - [`metrics`]: every metric name, its help text and closed label sets.
+//! - [`authz`]: the ext_authz service: `CheckRequest` → request view, decision → `CheckResponse`.
+//! - [`app`]: wiring: gRPC server, tower layers, health, reflection, metrics endpoint, shutdown.
+//!
+//! Dependencies point one way: `app → {authz, store, metrics, config}`; `authz → {lattice,
+//! sigv4, store, metrics}`; `store → {policy, lattice, sigv4, config}`; `lattice → {policy,
+//! sigv4 (principal handles only)}`; `sigv4`, `policy`, `metrics`, `config` use nothing else in
+//! the crate.
+
+pub mod app;
+pub mod authz;
+pub mod config;
+pub mod lattice;
+pub mod metrics;
+pub mod policy;
+pub mod sigv4;
+pub mod store;
+
+/// Generated code for the project's own protobuf API (`proto/`).
+pub mod pb {
+    #![allow(
+        missing_docs,
+        unreachable_pub,
+        clippy::all,
+        clippy::pedantic,
+        reason = "generated code"
+    )]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        reason = "generated code"
+    )]
+    tonic::include_proto!("lattice_authz.v1");
+
+    /// Encoded file descriptor set, for gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("diagnostics_descriptor");
+}

@@ -1,0 +1,2 @@
+//! The `lattice-authz` command line.
+fn main() {}
