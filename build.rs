@@ -35,9 +35,11 @@ fn with_reasons(code: &str) -> String {
             return out;
         };
         let (args, after) = tail.split_at(close);
-        out.push_str(args);
         if attribute {
+            out.push_str(args.trim_end().trim_end_matches(','));
             out.push_str(", reason = \"generated code\"");
+        } else {
+            out.push_str(args);
         }
         rest = after;
     }
