@@ -1,1 +1,371 @@
-//! Placeholder: filled in by the skeleton author.
+//! Wiring: the gRPC server (ext_authz, health, reflection, diagnostics) with its tower layers,
+//! the HTTP endpoint for `/metrics`, `/healthz` and `/readyz`, the world reload loop, and
+//! graceful shutdown.
+//!
+//! It must not touch: request semantics (that is `authz` and below).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use envoy_types::ext_authz::v3::pb::AuthorizationServer;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::authz::{self, AuthzService, Clock, DiagnosticsService};
+use crate::config::Settings;
+use crate::lattice::Reason;
+use crate::metrics::Metrics;
+use crate::store::{Reload, Store};
+
+/// The version reported in `lattice_authz_build_info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Most problems of a failed reload written to the log (the rest are counted).
+const MAX_LOGGED_PROBLEMS: usize = 20;
+
+/// A server failure before or while serving.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("the gRPC server failed")]
+    Grpc(#[source] tonic::transport::Error),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// Bound gRPC address.
+    pub grpc_addr: SocketAddr,
+    /// Bound metrics/health address.
+    pub metrics_addr: SocketAddr,
+    /// The world store.
+    pub store: Arc<Store>,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    grpc: JoinHandle<Result<(), AppError>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, drains in-flight checks (up to the grace period) and waits.
+    pub async fn stop(self) -> Result<(), AppError> {
+        let _ = self.shutdown.send(true);
+        let result = match self.grpc.await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(message = "gRPC server task failed.", error = %e);
+                Ok(())
+            }
+        };
+        for t in self.tasks {
+            t.abort();
+        }
+        result
+    }
+}
+
+/// Every deny reason label (lattice's closed set plus malformed requests).
+pub fn deny_reasons() -> Vec<&'static str> {
+    Reason::ALL
+        .iter()
+        .filter(|r| **r != Reason::Allowed)
+        .map(|r| r.as_str())
+        .chain([authz::BAD_REQUEST])
+        .collect()
+}
+
+/// Loads the world, binds both listeners and serves until [`Running::stop`].
+pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running, AppError> {
+    let metrics = Arc::new(Metrics::new(&deny_reasons(), authz::ERROR_REASONS, VERSION));
+    let store = Arc::new(Store::new(settings.clone()));
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_not_serving::<AuthorizationServer<AuthzService>>()
+        .await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+
+    poll_once(&store, &metrics, &health, clock.as_ref()).await;
+
+    let grpc_listener =
+        TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
+    let metrics_listener = TcpListener::bind(settings.metrics_listen)
+        .await
+        .map_err(|source| AppError::Bind {
+            addr: settings.metrics_listen,
+            source,
+        })?;
+    let grpc_addr = grpc_listener
+        .local_addr()
+        .map_err(|source| AppError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+    let metrics_addr = metrics_listener
+        .local_addr()
+        .map_err(|source| AppError::Bind {
+            addr: settings.metrics_listen,
+            source,
+        })?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let authz = AuthzService::new(
+        store.clone(),
+        metrics.clone(),
+        clock.clone(),
+        settings.log_allows,
+        settings.check_timeout,
+    );
+    let diagnostics = DiagnosticsService::new(store.clone(), metrics.clone(), clock.clone());
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .ok();
+
+    let layers = tower::ServiceBuilder::new()
+        .load_shed()
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            settings.max_concurrent_checks,
+        ))
+        .into_inner();
+    let router = tonic::transport::Server::builder()
+        .timeout(settings.check_timeout)
+        .layer(layers)
+        .add_service(health_service)
+        .add_service(AuthorizationServer::new(authz))
+        .add_service(crate::pb::diagnostics_server::DiagnosticsServer::new(
+            diagnostics,
+        ))
+        .add_optional_service(reflection);
+    let grace = settings.shutdown_grace;
+    let mut grpc_shutdown = shutdown_rx.clone();
+    let drain_health = health.clone();
+    let grpc = tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+        let signal = async move {
+            let _ = grpc_shutdown.wait_for(|stop| *stop).await;
+            drain_health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+            drain_health
+                .set_not_serving::<AuthorizationServer<AuthzService>>()
+                .await;
+            tracing::info!(
+                message = "Shutting down: draining in-flight checks.",
+                grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX)
+            );
+        };
+        let serve = router.serve_with_incoming_shutdown(incoming, signal);
+        tokio::pin!(serve);
+        let mut grace_rx = shutdown_rx.clone();
+        tokio::select! {
+            r = &mut serve => r.map_err(AppError::Grpc),
+            () = async { let _ = grace_rx.wait_for(|s| *s).await; tokio::time::sleep(grace).await; } => {
+                tracing::warn!(message = "Shutdown grace period over; closing remaining connections.");
+                Ok(())
+            }
+        }
+    });
+
+    let http = tokio::spawn(serve_http(metrics_listener, store.clone(), metrics.clone()));
+    let reload = tokio::spawn(reload_loop(
+        store.clone(),
+        metrics.clone(),
+        health,
+        clock,
+        settings.reload_interval,
+    ));
+    tracing::info!(
+        message = "Serving.",
+        grpc = %grpc_addr,
+        metrics = %metrics_addr,
+        world = %settings.world.as_ref().map_or_else(|| "built-in example world".to_owned(), |p| p.display().to_string()),
+        version = VERSION,
+    );
+    Ok(Running {
+        grpc_addr,
+        metrics_addr,
+        store,
+        metrics,
+        shutdown,
+        grpc,
+        tasks: vec![http, reload],
+    })
+}
+
+/// Serves until `signal` completes, then drains.
+pub async fn serve(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    signal: impl Future<Output = ()>,
+) -> Result<(), AppError> {
+    let running = start(settings, clock).await?;
+    signal.await;
+    running.stop().await
+}
+
+async fn poll_once(
+    store: &Arc<Store>,
+    metrics: &Metrics,
+    health: &tonic_health::server::HealthReporter,
+    clock: &dyn Clock,
+) {
+    let now = clock.now();
+    let s = store.clone();
+    let outcome = match tokio::task::spawn_blocking(move || s.poll(now)).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::error!(message = "World reload task failed.", error = %e);
+            return;
+        }
+    };
+    let unix = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    match outcome {
+        Reload::Unchanged => {}
+        Reload::Loaded(snapshot, warnings) => {
+            let stats = store.last_cache_stats();
+            metrics.policy_cache(stats.hits, stats.misses);
+            metrics.reload_success(snapshot.generation, unix);
+            health
+                .set_service_status("", tonic_health::ServingStatus::Serving)
+                .await;
+            health
+                .set_serving::<AuthorizationServer<AuthzService>>()
+                .await;
+            tracing::info!(
+                message = "World loaded.",
+                source = %snapshot.source,
+                generation = snapshot.generation,
+                services = snapshot.world.services.len(),
+                service_networks = snapshot.world.networks.len(),
+                credentials = snapshot.world.credential_count(),
+                policies_compiled = stats.misses,
+                policies_reused = stats.hits,
+                warnings = warnings.len(),
+            );
+            for w in warnings.iter().take(MAX_LOGGED_PROBLEMS) {
+                tracing::warn!(message = "World warning.", problem = %w);
+            }
+        }
+        Reload::Failed(e) => {
+            metrics.reload_failure(unix);
+            let keeping = store.current().map(|s| s.generation);
+            tracing::error!(
+                message = "World not loaded; keeping the last good world.",
+                errors = e.errors().count(),
+                serving_generation = keeping.unwrap_or(0),
+            );
+            for p in e.errors().take(MAX_LOGGED_PROBLEMS) {
+                tracing::error!(message = "World problem.", problem = %p);
+            }
+        }
+    }
+}
+
+async fn reload_loop(
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    health: tonic_health::server::HealthReporter,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        {
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = hup => tracing::info!(message = "SIGHUP: checking the world now."),
+            }
+        }
+        #[cfg(not(unix))]
+        ticker.tick().await;
+        poll_once(&store, &metrics, &health, clock.as_ref()).await;
+    }
+}
+
+fn response(status: u16, content_type: &'static str, body: String) -> hyper::Response<Full<Bytes>> {
+    let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+async fn serve_http(listener: TcpListener, store: Arc<Store>, metrics: Arc<Metrics>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (store, metrics) = (store.clone(), metrics.clone());
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let r = match (req.method(), req.uri().path()) {
+                        (&hyper::Method::GET, "/metrics") => {
+                            response(200, "text/plain; version=0.0.4", metrics.render())
+                        }
+                        (&hyper::Method::GET, "/healthz") => {
+                            response(200, "text/plain", "ok\n".into())
+                        }
+                        (&hyper::Method::GET, "/readyz") => match store.current() {
+                            Some(s) => response(
+                                200,
+                                "text/plain",
+                                format!("ready: generation {}\n", s.generation),
+                            ),
+                            None => {
+                                response(503, "text/plain", "not ready: no world loaded\n".into())
+                            }
+                        },
+                        _ => response(404, "text/plain", "not found\n".into()),
+                    };
+                    async move { Ok::<_, Infallible>(r) }
+                });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}

@@ -1,1 +1,503 @@
-//! Placeholder: filled in by the skeleton author.
+//! The ext_authz service: `CheckRequest` → request view → decision → `CheckResponse`, one
+//! metrics increment and one decision-log line per Check; and the diagnostic `Explain` service.
+//!
+//! Deny is a successful reply with `PERMISSION_DENIED` and a 403 `DeniedHttpResponse` carrying
+//! Lattice's exact text; allow sets the identity headers (removing client-supplied copies);
+//! anything that prevents a decision (no world loaded, deadline passed) is a gRPC error so Envoy
+//! fails closed — never an allow (ext-authz §1.4, STYLE rule 7).
+//!
+//! It must not touch: policy semantics or signature maths (those are `lattice` and `sigv4`).
+
+mod convert;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use envoy_types::ext_authz::v3::pb::{
+    Authorization, CheckRequest, CheckResponse, DeniedHttpResponse, HeaderAppendAction,
+    HeaderValue, HeaderValueOption, HttpResponse, HttpStatus, HttpStatusCode, OkHttpResponse,
+};
+use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
+use envoy_types::pb::google::rpc;
+
+use crate::lattice::{Caller, Decision, Effect, IDENTITY_HEADERS};
+use crate::metrics::{DecisionLabel, GrpcMethod, Metrics};
+use crate::store::{Snapshot, Store};
+
+pub use convert::{InvalidCheckRequest, MAX_HEADERS, MAX_TARGET_BYTES, RequestView};
+
+/// Reasons of `decision="error"` and of malformed requests, besides `lattice::Reason`'s.
+pub const ERROR_REASONS: &[&str] = &["not_ready", "deadline_exceeded"];
+/// Deny reason of a `CheckRequest` that cannot be read.
+pub const BAD_REQUEST: &str = "bad_request";
+
+/// Where time comes from: the system clock in production, fixed in tests.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current time.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock: the one place lattice-authz reads wall time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one call site that reads the wall clock"
+    )]
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock stuck at one instant (tests, `check --now`).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub SystemTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> SystemTime {
+        self.0
+    }
+}
+
+/// The ext_authz `Authorization` service.
+#[derive(Debug, Clone)]
+pub struct AuthzService {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    log_allows: bool,
+    deadline: Duration,
+}
+
+impl AuthzService {
+    /// A service answering from `store`'s live snapshot. A check that takes longer than
+    /// `deadline` fails with `DEADLINE_EXCEEDED` instead of answering.
+    pub fn new(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+        log_allows: bool,
+        deadline: Duration,
+    ) -> Self {
+        Self {
+            store,
+            metrics,
+            clock,
+            log_allows,
+            deadline,
+        }
+    }
+
+    /// Decides one `CheckRequest` (the whole Check, without the gRPC transport).
+    pub fn check_request(&self, request: &CheckRequest) -> Result<CheckResponse, tonic::Status> {
+        let started = Instant::now();
+        let result = self.check_inner(request, started);
+        let code = match &result {
+            Ok(_) => tonic::Code::Ok,
+            Err(status) => status.code(),
+        };
+        self.metrics
+            .grpc(GrpcMethod::Check, code, started.elapsed());
+        result
+    }
+
+    fn check_inner(
+        &self,
+        request: &CheckRequest,
+        started: Instant,
+    ) -> Result<CheckResponse, tonic::Status> {
+        let Some(snapshot) = self.store.current() else {
+            self.metrics
+                .check(DecisionLabel::Error, "not_ready", started.elapsed());
+            tracing::warn!(
+                message = "Check refused: no world loaded yet.",
+                reason = "not_ready"
+            );
+            return Err(tonic::Status::unavailable(
+                "lattice-authz has no world loaded yet",
+            ));
+        };
+        let view = match RequestView::try_from(request) {
+            Ok(view) => view,
+            Err(invalid) => return Ok(self.bad_request(&invalid, started)),
+        };
+        let headers = view.headers();
+        let lattice_request = view.lattice_request(&headers);
+        let now = self.clock.now();
+        let world = &snapshot.world;
+        let decision = match world.route(&lattice_request) {
+            Err(decision) => *decision,
+            Ok(route) => {
+                let t = Instant::now();
+                let auth = world.authenticate(&snapshot.verifier, &lattice_request, now);
+                let sig_elapsed = t.elapsed();
+                match auth {
+                    Err(e) => {
+                        self.metrics.sigv4(sig_elapsed, None);
+                        crate::lattice::World::signature_denied(route, &lattice_request, e)
+                    }
+                    Ok(auth) => {
+                        if auth.key_cache.is_some() {
+                            self.metrics.sigv4(
+                                sig_elapsed,
+                                auth.key_cache.map(|c| c == crate::sigv4::CacheOutcome::Hit),
+                            );
+                        }
+                        let t = Instant::now();
+                        let decision = world.decide(route, auth, &lattice_request, now);
+                        self.metrics.policy_eval(t.elapsed());
+                        decision
+                    }
+                }
+            }
+        };
+        // INVARIANT: a check that overran its deadline never answers allow (ext-authz §4 item 4).
+        if started.elapsed() > self.deadline {
+            self.metrics
+                .check(DecisionLabel::Error, "deadline_exceeded", started.elapsed());
+            tracing::warn!(
+                message = "Check abandoned: deadline exceeded.",
+                reason = "deadline_exceeded",
+                deadline_us = u64::try_from(self.deadline.as_micros()).unwrap_or(u64::MAX)
+            );
+            return Err(tonic::Status::deadline_exceeded(
+                "lattice-authz check deadline exceeded",
+            ));
+        }
+        let decision_id = uuid::Uuid::new_v4();
+        let response = render(&decision, &decision_id);
+        let elapsed = started.elapsed();
+        let label = match decision.effect {
+            Effect::Allow => DecisionLabel::Allow,
+            Effect::Deny => DecisionLabel::Deny,
+        };
+        self.metrics.check(label, decision.reason.as_str(), elapsed);
+        if decision.effect == Effect::Deny || self.log_allows {
+            log_decision(&decision, &view, &snapshot, &decision_id, elapsed);
+        }
+        Ok(response)
+    }
+
+    fn bad_request(&self, invalid: &InvalidCheckRequest, started: Instant) -> CheckResponse {
+        let body = format!("AccessDeniedException: The request cannot be authorized: {invalid}");
+        let decision_id = uuid::Uuid::new_v4();
+        self.metrics
+            .check(DecisionLabel::Deny, BAD_REQUEST, started.elapsed());
+        tracing::info!(
+            message = "Authorization decided.",
+            decision = "deny",
+            reason = BAD_REQUEST,
+            layer = "request",
+            status = 403u16,
+            error = %invalid,
+            decision_id = %decision_id,
+        );
+        denied(
+            403,
+            "AccessDeniedException",
+            body,
+            BAD_REQUEST,
+            &decision_id,
+            "request",
+            "anonymous",
+        )
+    }
+}
+
+#[tonic::async_trait]
+impl Authorization for AuthzService {
+    async fn check(
+        &self,
+        request: tonic::Request<CheckRequest>,
+    ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
+        self.check_request(request.get_ref())
+            .map(tonic::Response::new)
+    }
+}
+
+fn string(v: &str) -> Value {
+    Value {
+        kind: Some(Kind::StringValue(v.to_owned())),
+    }
+}
+
+fn metadata(
+    decision_id: &uuid::Uuid,
+    decision: &str,
+    reason: &str,
+    layer: &str,
+    principal: &str,
+) -> Struct {
+    let mut s = Struct::default();
+    s.fields
+        .insert("decision_id".into(), string(&decision_id.to_string()));
+    s.fields.insert("decision".into(), string(decision));
+    s.fields.insert("reason".into(), string(reason));
+    s.fields.insert("layer".into(), string(layer));
+    s.fields.insert("principal".into(), string(principal));
+    s
+}
+
+fn header(key: &str, value: &str) -> HeaderValueOption {
+    HeaderValueOption {
+        header: Some(HeaderValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            raw_value: Vec::new(),
+        }),
+        // Identity headers replace whatever the client sent (lattice-auth §6.3). The deprecated
+        // `append` stays unset: older Envoys then default to overwrite too.
+        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
+        keep_empty_value: false,
+        ..HeaderValueOption::default()
+    }
+}
+
+fn denied(
+    status: u16,
+    exception: &str,
+    body: String,
+    reason: &str,
+    id: &uuid::Uuid,
+    layer: &str,
+    principal: &str,
+) -> CheckResponse {
+    let code = if status == 403 {
+        HttpStatusCode::Forbidden
+    } else {
+        HttpStatusCode::BadRequest
+    };
+    CheckResponse {
+        status: Some(rpc::Status {
+            code: tonic::Code::PermissionDenied as i32,
+            message: reason.to_owned(),
+            details: Vec::new(),
+        }),
+        dynamic_metadata: Some(metadata(id, "deny", reason, layer, principal)),
+        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
+            status: Some(HttpStatus { code: code as i32 }),
+            headers: vec![
+                header("content-type", "text/plain"),
+                header("x-amzn-errortype", exception),
+            ],
+            body,
+        })),
+    }
+}
+
+/// Renders a decision as Envoy's `CheckResponse`.
+pub fn render(decision: &Decision<'_>, id: &uuid::Uuid) -> CheckResponse {
+    let principal = decision.caller.name();
+    match decision.effect {
+        Effect::Deny => denied(
+            decision.status(),
+            decision.exception().unwrap_or("AccessDeniedException"),
+            decision.body().unwrap_or_default(),
+            decision.reason.as_str(),
+            id,
+            decision.layer.as_str(),
+            principal,
+        ),
+        Effect::Allow => {
+            let set = decision.identity_headers();
+            let headers = set.iter().map(|(k, v)| header(k, v)).collect();
+            let headers_to_remove = IDENTITY_HEADERS
+                .iter()
+                .filter(|h| !set.iter().any(|(k, _)| k == *h))
+                .map(|h| (*h).to_owned())
+                .collect();
+            CheckResponse {
+                status: Some(rpc::Status {
+                    code: tonic::Code::Ok as i32,
+                    message: String::new(),
+                    details: Vec::new(),
+                }),
+                dynamic_metadata: Some(metadata(
+                    id,
+                    "allow",
+                    decision.reason.as_str(),
+                    decision.layer.as_str(),
+                    principal,
+                )),
+                http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
+                    headers,
+                    headers_to_remove,
+                    ..OkHttpResponse::default()
+                })),
+            }
+        }
+    }
+}
+
+/// One structured line per decision (ext-authz §5.3). Never the Authorization header, the
+/// session token, cookies or signatures; the path without its query.
+fn log_decision(
+    decision: &Decision<'_>,
+    view: &RequestView<'_>,
+    snapshot: &Snapshot,
+    id: &uuid::Uuid,
+    elapsed: Duration,
+) {
+    let route = decision.route;
+    let principal = match decision.caller {
+        Caller::Anonymous => "anonymous",
+        Caller::Signed(p) => &p.arn,
+    };
+    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    tracing::info!(
+        message = "Authorization decided.",
+        decision = if decision.effect == Effect::Allow { "allow" } else { "deny" },
+        reason = decision.reason.as_str(),
+        layer = decision.layer.as_str(),
+        status = decision.status(),
+        principal,
+        access_key_id = decision.access_key_id.unwrap_or(""),
+        service_arn = route.map_or("", |r| &*r.service.arn),
+        service_network_arn = route.map_or("", |r| &*r.network.arn),
+        source_vpc = route.map_or("", |r| &*r.vpc.id),
+        source_ip = %view.source,
+        method = view.method,
+        path = decision.path,
+        request_id = view.request_id.unwrap_or(""),
+        decision_id = %id,
+        latency_us,
+        generation = snapshot.generation,
+    );
+    if tracing::event_enabled!(tracing::Level::DEBUG) {
+        for (i, t) in decision.trace.iter().enumerate() {
+            tracing::debug!(message = "Decision layer.", decision_id = %id, step = i, layer = t.layer.as_str(), outcome = t.outcome.as_str(), detail = %t);
+        }
+    }
+}
+
+// === Explain ===
+
+/// The diagnostic `Explain` service: the full layered trace, no log line, no decision counter.
+#[derive(Debug, Clone)]
+pub struct DiagnosticsService {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+}
+
+impl DiagnosticsService {
+    /// A service answering from `store`'s live snapshot.
+    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            metrics,
+            clock,
+        }
+    }
+
+    /// Explains one request.
+    pub fn explain_request(
+        &self,
+        request: &crate::pb::ExplainRequest,
+    ) -> Result<crate::pb::ExplainResponse, tonic::Status> {
+        let started = Instant::now();
+        let result = self.explain_inner(request);
+        let code = result
+            .as_ref()
+            .map_or_else(tonic::Status::code, |_| tonic::Code::Ok);
+        self.metrics
+            .grpc(GrpcMethod::Explain, code, started.elapsed());
+        result
+    }
+
+    fn explain_inner(
+        &self,
+        request: &crate::pb::ExplainRequest,
+    ) -> Result<crate::pb::ExplainResponse, tonic::Status> {
+        let snapshot = self
+            .store
+            .current()
+            .ok_or_else(|| tonic::Status::unavailable("lattice-authz has no world loaded yet"))?;
+        let crate::pb::ExplainRequest {
+            method,
+            path,
+            authority,
+            headers,
+            source_ip,
+            time,
+            body,
+        } = request;
+        let now = if time.is_empty() {
+            self.clock.now()
+        } else {
+            humantime::parse_rfc3339_weak(time).map_err(|_| {
+                tonic::Status::invalid_argument(format!("`{time}` is not an RFC 3339 time"))
+            })?
+        };
+        let source = source_ip.parse().map_err(|_| {
+            tonic::Status::invalid_argument(format!("`{source_ip}` is not an IP address"))
+        })?;
+        let headers: Vec<crate::sigv4::Header<'_>> = headers
+            .iter()
+            .map(|h| crate::sigv4::Header {
+                name: &h.name,
+                value: &h.value,
+            })
+            .collect();
+        let req = crate::lattice::Request {
+            method,
+            target: path,
+            authority,
+            scheme: "http",
+            headers: &headers,
+            body: (!body.is_empty()).then_some(&body[..]),
+            source,
+            destination: None,
+            vpc_endpoint: None,
+        };
+        let decision = snapshot.world.authorize(&snapshot.verifier, &req, now);
+        Ok(explain(&decision))
+    }
+}
+
+/// The `ExplainResponse` of a decision (also used by `check --json`).
+pub fn explain(decision: &Decision<'_>) -> crate::pb::ExplainResponse {
+    crate::pb::ExplainResponse {
+        decision: if decision.effect == Effect::Allow {
+            "allow"
+        } else {
+            "deny"
+        }
+        .to_owned(),
+        status: u32::from(decision.status()),
+        body: decision.body().unwrap_or_default(),
+        principal: decision.caller.name().to_owned(),
+        reason: decision.reason.as_str().to_owned(),
+        layer: decision.layer.as_str().to_owned(),
+        headers: decision
+            .identity_headers()
+            .iter()
+            .map(|(k, v)| crate::pb::Header {
+                name: (*k).to_owned(),
+                value: v.as_bytes().to_vec(),
+            })
+            .collect(),
+        trace: decision
+            .trace
+            .iter()
+            .map(|t| crate::pb::LayerTrace {
+                layer: t.layer.as_str().to_owned(),
+                outcome: t.outcome.as_str().to_owned(),
+                detail: t.to_string(),
+            })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl crate::pb::diagnostics_server::Diagnostics for DiagnosticsService {
+    async fn explain(
+        &self,
+        request: tonic::Request<crate::pb::ExplainRequest>,
+    ) -> Result<tonic::Response<crate::pb::ExplainResponse>, tonic::Status> {
+        self.explain_request(request.get_ref())
+            .map(tonic::Response::new)
+    }
+}

@@ -1,1 +1,506 @@
-//! Placeholder: filled in by the skeleton author.
+//! Process settings: addresses, limits, the world source, logging, and the open-question
+//! choices of lattice-auth §11. Read from a settings file (YAML/JSON), `LATTICE_AUTHZ_*`
+//! environment variables and command-line flags (later wins), and validated completely before
+//! any port opens; every problem is reported at once.
+//!
+//! It must not touch: policy data (the world is `store`'s), the network.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where settings come from besides files: the process environment in production, a map in tests.
+pub trait Env {
+    /// The value of `key`, if set.
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The real process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        HashMap::get(self, key).cloned()
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (default).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// How the payload of a signed request is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadMode {
+    /// Lattice: `x-amz-content-sha256: UNSIGNED-PAYLOAD` required.
+    Lattice,
+    /// Standard SigV4 payload hashes (see `danger` in the README).
+    Standard,
+}
+
+/// Validated process settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// gRPC listen address (ext_authz, health, reflection, diagnostics).
+    pub listen: SocketAddr,
+    /// HTTP listen address for `/metrics`, `/healthz`, `/readyz`.
+    pub metrics_listen: SocketAddr,
+    /// The world: a YAML/JSON file or a directory. `None`: the built-in example world.
+    pub world: Option<PathBuf>,
+    /// `tracing` filter directive (`info`, `debug`, `lattice_authz=debug`).
+    pub log_level: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Log allowed decisions too (denies are always logged).
+    pub log_allows: bool,
+    /// How often the world is checked for changes.
+    pub reload_interval: Duration,
+    /// Allowed clock skew of signed requests, either way.
+    pub max_skew: Duration,
+    /// Accept presigned (query-string) SigV4.
+    pub query_auth: bool,
+    /// Retry a failed signature with the single-encoded path.
+    pub single_encoding_fallback: bool,
+    /// Payload rules.
+    pub payload_mode: PayloadMode,
+    /// Derived-key cache capacity.
+    pub key_cache_capacity: u64,
+    /// Compiled-policy cache capacity.
+    pub policy_cache_capacity: u64,
+    /// Largest auth policy accepted.
+    pub max_policy_bytes: usize,
+    /// Accept bare-string account principals with a warning.
+    pub bare_account_principal: bool,
+    /// `{"AWS":"*"}` matches anonymous callers.
+    pub aws_wildcard_matches_anonymous: bool,
+    /// Send `x-amzn-lattice-identity: Type=NONE` for anonymous callers.
+    pub anonymous_identity_header: bool,
+    /// Checks in flight at once; more are shed with `RESOURCE_EXHAUSTED`.
+    pub max_concurrent_checks: usize,
+    /// Deadline of one check; past it the check fails (`DEADLINE_EXCEEDED`), never allows.
+    pub check_timeout: Duration,
+    /// How long shutdown waits for in-flight checks.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9191)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            world: None,
+            log_level: "info".to_owned(),
+            log_format: LogFormat::Json,
+            log_allows: true,
+            reload_interval: Duration::from_millis(1000),
+            max_skew: Duration::from_secs(300),
+            query_auth: false,
+            single_encoding_fallback: true,
+            payload_mode: PayloadMode::Lattice,
+            key_cache_capacity: 100_000,
+            policy_cache_capacity: 100_000,
+            max_policy_bytes: 10 * 1024,
+            bare_account_principal: true,
+            aws_wildcard_matches_anonymous: true,
+            anonymous_identity_header: false,
+            max_concurrent_checks: 4096,
+            check_timeout: Duration::from_millis(200),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A settings file as written: every key optional, unknown keys rejected.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    listen: Option<String>,
+    metrics_listen: Option<String>,
+    world: Option<String>,
+    log_level: Option<String>,
+    log_format: Option<String>,
+    log_allows: Option<bool>,
+    reload_interval_ms: Option<u64>,
+    max_skew_secs: Option<u64>,
+    query_auth: Option<bool>,
+    single_encoding_fallback: Option<bool>,
+    payload_mode: Option<String>,
+    key_cache_capacity: Option<u64>,
+    policy_cache_capacity: Option<u64>,
+    max_policy_bytes: Option<usize>,
+    bare_account_principal: Option<bool>,
+    aws_wildcard_matches_anonymous: Option<bool>,
+    anonymous_identity_header: Option<bool>,
+    max_concurrent_checks: Option<usize>,
+    check_timeout_ms: Option<u64>,
+    shutdown_grace_ms: Option<u64>,
+}
+
+/// Settings given on the command line (highest precedence).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--metrics-listen`.
+    pub metrics_listen: Option<String>,
+    /// `--config` (the world).
+    pub world: Option<String>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+/// Every problem with the settings, one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid settings:\n  {}", .0.join("\n  "))]
+pub struct InvalidSettings(pub Vec<String>);
+
+/// The environment variable prefix.
+pub const ENV_PREFIX: &str = "LATTICE_AUTHZ_";
+
+/// Every setting's environment variable, with what it sets.
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("LISTEN", "gRPC listen address"),
+    ("METRICS_LISTEN", "HTTP metrics/health listen address"),
+    ("CONFIG", "world file or directory"),
+    ("LOG_LEVEL", "log filter"),
+    ("LOG_FORMAT", "json or text"),
+    ("LOG_ALLOWS", "log allowed decisions too"),
+    ("RELOAD_INTERVAL_MS", "world change polling interval"),
+    ("MAX_SKEW_SECS", "allowed clock skew"),
+    ("QUERY_AUTH", "accept presigned query auth"),
+    (
+        "SINGLE_ENCODING_FALLBACK",
+        "retry with the single-encoded path",
+    ),
+    ("PAYLOAD_MODE", "lattice or standard"),
+    ("KEY_CACHE_CAPACITY", "derived-key cache entries"),
+    ("POLICY_CACHE_CAPACITY", "compiled-policy cache entries"),
+    ("MAX_POLICY_BYTES", "largest auth policy"),
+    (
+        "BARE_ACCOUNT_PRINCIPAL",
+        "accept \"Principal\": \"123456789012\"",
+    ),
+    (
+        "AWS_WILDCARD_MATCHES_ANONYMOUS",
+        "{\"AWS\":\"*\"} matches anonymous",
+    ),
+    (
+        "ANONYMOUS_IDENTITY_HEADER",
+        "send Type=NONE for anonymous callers",
+    ),
+    ("MAX_CONCURRENT_CHECKS", "checks in flight before shedding"),
+    ("CHECK_TIMEOUT_MS", "deadline of one check"),
+    ("SHUTDOWN_GRACE_MS", "drain time on SIGTERM"),
+];
+
+impl RawSettings {
+    /// Parses a settings file (YAML or JSON).
+    pub fn from_text(text: &str) -> Result<Self, InvalidSettings> {
+        serde_saphyr::from_str(text)
+            .map_err(|e| InvalidSettings(vec![format!("settings file: {e}")]))
+    }
+
+    /// Applies `LATTICE_AUTHZ_*` variables on top of this file.
+    fn apply_env(&mut self, env: &dyn Env, problems: &mut Vec<String>) {
+        let var = |k: &str| env.get(&format!("{ENV_PREFIX}{k}"));
+        let mut bool_var = |k: &str, slot: &mut Option<bool>| {
+            if let Some(v) = var(k) {
+                match v.to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" => *slot = Some(true),
+                    "false" | "0" | "no" => *slot = Some(false),
+                    _ => problems.push(format!("{ENV_PREFIX}{k}: `{v}` is not true or false")),
+                }
+            }
+        };
+        bool_var("LOG_ALLOWS", &mut self.log_allows);
+        bool_var("QUERY_AUTH", &mut self.query_auth);
+        bool_var(
+            "SINGLE_ENCODING_FALLBACK",
+            &mut self.single_encoding_fallback,
+        );
+        bool_var("BARE_ACCOUNT_PRINCIPAL", &mut self.bare_account_principal);
+        bool_var(
+            "AWS_WILDCARD_MATCHES_ANONYMOUS",
+            &mut self.aws_wildcard_matches_anonymous,
+        );
+        bool_var(
+            "ANONYMOUS_IDENTITY_HEADER",
+            &mut self.anonymous_identity_header,
+        );
+        let mut num_var = |k: &str, slot: &mut Option<u64>| {
+            if let Some(v) = var(k) {
+                match v.parse() {
+                    Ok(n) => *slot = Some(n),
+                    Err(_) => {
+                        problems.push(format!("{ENV_PREFIX}{k}: `{v}` is not a whole number"))
+                    }
+                }
+            }
+        };
+        num_var("RELOAD_INTERVAL_MS", &mut self.reload_interval_ms);
+        num_var("MAX_SKEW_SECS", &mut self.max_skew_secs);
+        num_var("KEY_CACHE_CAPACITY", &mut self.key_cache_capacity);
+        num_var("POLICY_CACHE_CAPACITY", &mut self.policy_cache_capacity);
+        num_var("CHECK_TIMEOUT_MS", &mut self.check_timeout_ms);
+        num_var("SHUTDOWN_GRACE_MS", &mut self.shutdown_grace_ms);
+        let mut usize_var = |k: &str, slot: &mut Option<usize>| {
+            if let Some(v) = var(k) {
+                match v.parse() {
+                    Ok(n) => *slot = Some(n),
+                    Err(_) => {
+                        problems.push(format!("{ENV_PREFIX}{k}: `{v}` is not a whole number"))
+                    }
+                }
+            }
+        };
+        usize_var("MAX_POLICY_BYTES", &mut self.max_policy_bytes);
+        usize_var("MAX_CONCURRENT_CHECKS", &mut self.max_concurrent_checks);
+        for (k, slot) in [
+            ("LISTEN", &mut self.listen),
+            ("METRICS_LISTEN", &mut self.metrics_listen),
+            ("CONFIG", &mut self.world),
+            ("LOG_LEVEL", &mut self.log_level),
+            ("LOG_FORMAT", &mut self.log_format),
+            ("PAYLOAD_MODE", &mut self.payload_mode),
+        ] {
+            if let Some(v) = var(k) {
+                *slot = Some(v);
+            }
+        }
+    }
+}
+
+impl Settings {
+    /// Merges file, environment and flags (later wins) and validates everything.
+    pub fn resolve(
+        file: Option<RawSettings>,
+        env: &dyn Env,
+        flags: &Flags,
+    ) -> Result<Settings, InvalidSettings> {
+        let mut problems = Vec::new();
+        let mut raw = file.unwrap_or_default();
+        raw.apply_env(env, &mut problems);
+        for (flag, slot) in [
+            (&flags.listen, &mut raw.listen),
+            (&flags.metrics_listen, &mut raw.metrics_listen),
+            (&flags.world, &mut raw.world),
+            (&flags.log_level, &mut raw.log_level),
+        ] {
+            if flag.is_some() {
+                slot.clone_from(flag);
+            }
+        }
+        let d = Settings::default();
+        let mut addr = |name: &str, v: Option<String>, default: SocketAddr| match v {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                problems.push(format!(
+                    "{name}: `{v}` is not an address (expected e.g. 127.0.0.1:9191)"
+                ));
+                default
+            }),
+        };
+        let listen = addr("listen", raw.listen, d.listen);
+        let metrics_listen = addr("metrics_listen", raw.metrics_listen, d.metrics_listen);
+        if listen == metrics_listen && listen.port() != 0 {
+            problems.push(format!("listen and metrics_listen are both {listen}"));
+        }
+        let log_level = raw.log_level.unwrap_or(d.log_level);
+        if tracing_subscriber::EnvFilter::builder()
+            .parse(&log_level)
+            .is_err()
+        {
+            problems.push(format!("log_level: `{log_level}` is not a log filter (e.g. info, debug, lattice_authz=debug)"));
+        }
+        let log_format = match raw.log_format.as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                problems.push(format!("log_format: `{other}` is not json or text"));
+                LogFormat::Json
+            }
+        };
+        let payload_mode = match raw.payload_mode.as_deref() {
+            None | Some("lattice") => PayloadMode::Lattice,
+            Some("standard") => PayloadMode::Standard,
+            Some(other) => {
+                problems.push(format!(
+                    "payload_mode: `{other}` is not lattice or standard"
+                ));
+                PayloadMode::Lattice
+            }
+        };
+        let mut bounded = |name: &str, v: Option<u64>, default: u64, min: u64, max: u64| match v {
+            None => default,
+            Some(v) if (min..=max).contains(&v) => v,
+            Some(v) => {
+                problems.push(format!("{name}: {v} is outside {min}..={max}"));
+                default
+            }
+        };
+        let reload_interval = Duration::from_millis(bounded(
+            "reload_interval_ms",
+            raw.reload_interval_ms,
+            1000,
+            50,
+            3_600_000,
+        ));
+        let max_skew =
+            Duration::from_secs(bounded("max_skew_secs", raw.max_skew_secs, 300, 1, 3600));
+        let key_cache_capacity = bounded(
+            "key_cache_capacity",
+            raw.key_cache_capacity,
+            d.key_cache_capacity,
+            1,
+            100_000_000,
+        );
+        let policy_cache_capacity = bounded(
+            "policy_cache_capacity",
+            raw.policy_cache_capacity,
+            d.policy_cache_capacity,
+            1,
+            100_000_000,
+        );
+        let check_timeout = Duration::from_millis(bounded(
+            "check_timeout_ms",
+            raw.check_timeout_ms,
+            200,
+            1,
+            60_000,
+        ));
+        let shutdown_grace = Duration::from_millis(bounded(
+            "shutdown_grace_ms",
+            raw.shutdown_grace_ms,
+            10_000,
+            0,
+            600_000,
+        ));
+        let max_policy_bytes = bounded(
+            "max_policy_bytes",
+            raw.max_policy_bytes.map(|v| v as u64),
+            10_240,
+            64,
+            1 << 20,
+        );
+        let max_concurrent_checks = bounded(
+            "max_concurrent_checks",
+            raw.max_concurrent_checks.map(|v| v as u64),
+            4096,
+            1,
+            1_000_000,
+        );
+        if !problems.is_empty() {
+            return Err(InvalidSettings(problems));
+        }
+        Ok(Settings {
+            listen,
+            metrics_listen,
+            world: raw.world.map(PathBuf::from),
+            log_level,
+            log_format,
+            log_allows: raw.log_allows.unwrap_or(d.log_allows),
+            reload_interval,
+            max_skew,
+            query_auth: raw.query_auth.unwrap_or(d.query_auth),
+            single_encoding_fallback: raw
+                .single_encoding_fallback
+                .unwrap_or(d.single_encoding_fallback),
+            payload_mode,
+            key_cache_capacity,
+            policy_cache_capacity,
+            max_policy_bytes: usize::try_from(max_policy_bytes).unwrap_or(d.max_policy_bytes),
+            bare_account_principal: raw
+                .bare_account_principal
+                .unwrap_or(d.bare_account_principal),
+            aws_wildcard_matches_anonymous: raw
+                .aws_wildcard_matches_anonymous
+                .unwrap_or(d.aws_wildcard_matches_anonymous),
+            anonymous_identity_header: raw
+                .anonymous_identity_header
+                .unwrap_or(d.anonymous_identity_header),
+            max_concurrent_checks: usize::try_from(max_concurrent_checks)
+                .unwrap_or(d.max_concurrent_checks),
+            check_timeout,
+            shutdown_grace,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::resolve(None, &env(&[]), &Flags::default()).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9191");
+        assert_eq!(s.metrics_listen.to_string(), "127.0.0.1:9464");
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let file =
+            RawSettings::from_text("listen: 127.0.0.1:1\nmax_skew_secs: 60\nlog_allows: false\n")
+                .unwrap();
+        let e = env(&[
+            ("LATTICE_AUTHZ_LISTEN", "127.0.0.1:2"),
+            ("LATTICE_AUTHZ_MAX_SKEW_SECS", "900"),
+        ]);
+        let flags = Flags {
+            listen: Some("127.0.0.1:3".into()),
+            ..Flags::default()
+        };
+        let s = Settings::resolve(Some(file), &e, &flags).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3");
+        assert_eq!(s.max_skew, Duration::from_secs(900));
+        assert!(!s.log_allows);
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        let e = env(&[
+            ("LATTICE_AUTHZ_LISTEN", "nowhere"),
+            ("LATTICE_AUTHZ_LOG_ALLOWS", "maybe"),
+            ("LATTICE_AUTHZ_MAX_SKEW_SECS", "0"),
+            ("LATTICE_AUTHZ_PAYLOAD_MODE", "signed"),
+        ]);
+        let err = Settings::resolve(None, &e, &Flags::default()).unwrap_err();
+        assert_eq!(
+            err.0,
+            vec![
+                "LATTICE_AUTHZ_LOG_ALLOWS: `maybe` is not true or false",
+                "listen: `nowhere` is not an address (expected e.g. 127.0.0.1:9191)",
+                "payload_mode: `signed` is not lattice or standard",
+                "max_skew_secs: 0 is outside 1..=3600",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        let err = RawSettings::from_text("listen: 127.0.0.1:1\nlisten_port: 3\n").unwrap_err();
+        assert!(err.0[0].contains("listen_port"), "{err}");
+    }
+}

@@ -1,1 +1,28 @@
-//! Placeholder: filled in by the skeleton author.
+//! The Lattice world and its layered decision.
+//!
+//! This module owns: the object model (organizations, accounts, principals, VPCs, security
+//! groups, VPC endpoints, service networks, services), the request context with every condition
+//! key of lattice-auth §3, the decision in Lattice's layer order with one reason (lattice-auth
+//! §2.10), the exact deny texts (§5) and the identity headers (§6).
+//!
+//! It must not touch: protobuf types, files, environment variables, tokio, or the clock. Time and
+//! request data are parameters; secrets and policy files come through [`Loader`].
+
+mod context;
+mod decide;
+mod lint;
+mod net;
+pub mod spec;
+mod world;
+
+pub use context::KNOWN_KEYS;
+pub use decide::{
+    Authenticated, Caller, Decision, Effect, IDENTITY_HEADERS, INVOKE, Layer, LayerOutcome,
+    LayerTrace, Reason, Request, Route,
+};
+pub use net::{Cidr, InvalidCidr};
+pub use world::{
+    Account, AuthType, CompiledPolicy, InlineLoader, Loader, NamedPolicy, Organization, Principal,
+    PrincipalKind, Problem, Service, ServiceNetwork, Vpc, VpcEndpoint, World, WorldOptions,
+    compile_policy,
+};

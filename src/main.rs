@@ -1,2 +1,499 @@
-//! The `lattice-authz` command line.
-fn main() {}
+//! The `lattice-authz` command line: `serve` (the default), `check`, `validate`,
+//! `example-world`. Logging setup and exit codes live here; everything else is in the library.
+//!
+//! Exit codes: 0 success / allow, 1 `validate` found errors, 3 `check` denied, 64 bad usage or
+//! settings (EX_USAGE), 65 unreadable request (EX_DATAERR), 69 cannot listen (EX_UNAVAILABLE).
+
+use std::io::Read as _;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use lattice_authz::authz::{self, Clock as _, FixedClock, SystemClock};
+use lattice_authz::config::{Flags, LogFormat, ProcessEnv, RawSettings, Settings};
+use lattice_authz::lattice::{self, Effect};
+use lattice_authz::store::Store;
+use lattice_authz::{app, sigv4};
+
+const EX_USAGE: u8 = 64;
+const EX_DATAERR: u8 = 65;
+const EX_UNAVAILABLE: u8 = 69;
+
+/// An Envoy ext_authz sidecar that authorizes requests exactly the way Amazon VPC Lattice does.
+#[derive(Debug, Parser)]
+#[command(name = "lattice-authz", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve ext_authz over gRPC (the default). Without --config: the built-in example world.
+    Serve(ServeArgs),
+    /// Decide one raw HTTP/1.1 request offline and explain the decision.
+    Check(CheckArgs),
+    /// Report every problem of a world at once, errors and warnings.
+    Validate(ValidateArgs),
+    /// Print the built-in example world (YAML).
+    ExampleWorld,
+}
+
+#[derive(Debug, Args, Default)]
+struct ServeArgs {
+    /// World file or directory (YAML/JSON); watched and hot-reloaded.
+    #[arg(long, value_name = "PATH")]
+    config: Option<String>,
+    /// Process settings file (YAML/JSON).
+    #[arg(long, value_name = "FILE", env = "LATTICE_AUTHZ_SETTINGS")]
+    settings: Option<PathBuf>,
+    /// gRPC listen address [default: 127.0.0.1:9191].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Metrics and health listen address [default: 127.0.0.1:9464].
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
+    /// Log filter (info, debug, lattice_authz=debug).
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// World file or directory; default: the built-in example world.
+    #[arg(long, value_name = "PATH")]
+    config: Option<String>,
+    /// Process settings file.
+    #[arg(long, value_name = "FILE", env = "LATTICE_AUTHZ_SETTINGS")]
+    settings: Option<PathBuf>,
+    /// The client's address (decides its VPC).
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    source_ip: IpAddr,
+    /// The address the client connected to (a VPC endpoint's address routes through it).
+    #[arg(long, value_name = "IP")]
+    destination_ip: Option<IpAddr>,
+    /// Decide as of this time (RFC 3339), e.g. the request's own signing time.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// The request file (request line, headers, blank line, optional body); `-` or none: stdin.
+    #[arg(value_name = "FILE")]
+    request: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// World file or directory; default: the built-in example world.
+    #[arg(long, value_name = "PATH")]
+    config: Option<String>,
+    /// Process settings file.
+    #[arg(long, value_name = "FILE", env = "LATTICE_AUTHZ_SETTINGS")]
+    settings: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn settings(file: Option<&PathBuf>, flags: &Flags) -> Result<Settings, String> {
+    let raw = match file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read settings file {}: {e}", path.display()))?;
+            Some(RawSettings::from_text(&text).map_err(|e| e.to_string())?)
+        }
+    };
+    Settings::resolve(raw, &ProcessEnv, flags).map_err(|e| e.to_string())
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(&settings.log_level);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    let _ = match settings.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(&cli.serve),
+        Some(Command::Serve(args)) => serve(&args),
+        Some(Command::Check(args)) => check(&args),
+        Some(Command::Validate(args)) => validate(&args),
+        Some(Command::ExampleWorld) => {
+            print!("{}", lattice::World::EXAMPLE_YAML);
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> ExitCode {
+    let flags = Flags {
+        listen: args.listen.clone(),
+        metrics_listen: args.metrics_listen.clone(),
+        world: args.config.clone(),
+        log_level: args.log_level.clone(),
+    };
+    let settings = match settings(args.settings.as_ref(), &flags) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lattice-authz: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lattice-authz: cannot start the runtime: {e}");
+            return ExitCode::from(EX_UNAVAILABLE);
+        }
+    };
+    let result = runtime.block_on(app::serve(
+        settings,
+        Arc::new(SystemClock),
+        shutdown_signal(),
+    ));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain = error_chain(&e);
+            tracing::error!(message = "Server failed.", error = %chain);
+            eprintln!("lattice-authz: {chain}");
+            ExitCode::from(EX_UNAVAILABLE)
+        }
+    }
+}
+
+/// `error: cause: cause` (STYLE rule 5: `Display` is one layer; the chain is printed here).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A request in the format of AWS's SigV4 test suite: request line, headers, blank line, body.
+#[derive(Debug)]
+struct RawRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+fn parse_raw_request(bytes: &[u8]) -> Result<RawRequest, String> {
+    let split = find_blank_line(bytes);
+    let (head, body) = match split {
+        Some((end, skip)) => (
+            bytes.get(..end).unwrap_or_default(),
+            bytes.get(end + skip..).unwrap_or_default(),
+        ),
+        None => (bytes, &[][..]),
+    };
+    let head = std::str::from_utf8(head)
+        .map_err(|_| "the request line and headers are not UTF-8".to_owned())?;
+    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let request_line = lines
+        .next()
+        .filter(|l| !l.is_empty())
+        .ok_or("the request is empty")?;
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        return Err(format!(
+            "`{request_line}` is not a request line (METHOD TARGET HTTP/1.1)"
+        ));
+    };
+    if method.is_empty() || !target.starts_with('/') {
+        return Err(format!(
+            "`{request_line}` is not a request line (METHOD TARGET HTTP/1.1)"
+        ));
+    }
+    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            // obs-fold: a continuation of the previous header's value.
+            let Some((_, value)) = headers.last_mut() else {
+                return Err("a continuation line before any header".into());
+            };
+            value.push(b' ');
+            value.extend_from_slice(line.trim().as_bytes());
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!("`{line}` is not a header line (Name: value)"));
+        };
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(format!("`{name}` is not a header name"));
+        }
+        headers.push((name.to_ascii_lowercase(), value.trim().as_bytes().to_vec()));
+    }
+    Ok(RawRequest {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        headers,
+        body: body.to_vec(),
+    })
+}
+
+fn find_blank_line(bytes: &[u8]) -> Option<(usize, usize)> {
+    let crlf = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, 4));
+    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn check(args: &CheckArgs) -> ExitCode {
+    let flags = Flags {
+        world: args.config.clone(),
+        ..Flags::default()
+    };
+    let settings = match settings(args.settings.as_ref(), &flags) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lattice-authz: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let now = match &args.now {
+        None => SystemClock.now(),
+        Some(t) => match humantime::parse_rfc3339_weak(t) {
+            Ok(t) => FixedClock(t).now(),
+            Err(_) => {
+                eprintln!(
+                    "lattice-authz: --now `{t}` is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z)"
+                );
+                return ExitCode::from(EX_USAGE);
+            }
+        },
+    };
+    let mut bytes = Vec::new();
+    let read = match args.request.as_ref().filter(|p| p.as_os_str() != "-") {
+        Some(path) => {
+            std::fs::File::open(path).and_then(|f| f.take(16 << 20).read_to_end(&mut bytes))
+        }
+        None => std::io::stdin().take(16 << 20).read_to_end(&mut bytes),
+    };
+    if let Err(e) = read {
+        eprintln!("lattice-authz: cannot read the request: {e}");
+        return ExitCode::from(EX_DATAERR);
+    }
+    let raw = match parse_raw_request(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lattice-authz: unreadable request: {e}");
+            return ExitCode::from(EX_DATAERR);
+        }
+    };
+    let store = Store::new(settings);
+    let snapshot = match store.build_once(now) {
+        Ok((snapshot, _)) => snapshot,
+        Err(e) => {
+            eprintln!("lattice-authz: the world does not load:");
+            for p in &e.problems {
+                eprintln!("  {p}");
+            }
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let headers: Vec<sigv4::Header<'_>> = raw
+        .headers
+        .iter()
+        .map(|(n, v)| sigv4::Header { name: n, value: v })
+        .collect();
+    let authority = raw
+        .headers
+        .iter()
+        .find(|(n, _)| n == "host")
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+        .unwrap_or("");
+    if authority.is_empty() {
+        eprintln!("lattice-authz: unreadable request: no Host header");
+        return ExitCode::from(EX_DATAERR);
+    }
+    let request = lattice::Request {
+        method: &raw.method,
+        target: &raw.target,
+        authority,
+        scheme: "http",
+        headers: &headers,
+        body: (!raw.body.is_empty()).then_some(&raw.body[..]),
+        source: args.source_ip,
+        destination: args.destination_ip,
+        vpc_endpoint: None,
+    };
+    let decision = snapshot.world.authorize(&snapshot.verifier, &request, now);
+    let explained = authz::explain(&decision);
+    if args.json {
+        let headers: serde_json::Map<String, serde_json::Value> = explained
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    serde_json::Value::String(String::from_utf8_lossy(&h.value).into_owned()),
+                )
+            })
+            .collect();
+        let out = serde_json::json!({
+            "decision": explained.decision,
+            "status": explained.status,
+            "body": explained.body,
+            "principal": explained.principal,
+            "reason": explained.reason,
+            "layer": explained.layer,
+            "headers": headers,
+            "trace": explained.trace.iter().map(|t| serde_json::json!({"layer": t.layer, "outcome": t.outcome, "detail": t.detail})).collect::<Vec<_>>(),
+        });
+        println!("{out}");
+    } else {
+        println!("decision:  {}", explained.decision);
+        println!("status:    {}", explained.status);
+        if !explained.body.is_empty() {
+            println!("body:      {}", explained.body);
+        }
+        println!("principal: {}", explained.principal);
+        println!("reason:    {}", explained.reason);
+        println!("layer:     {}", explained.layer);
+        if !explained.headers.is_empty() {
+            println!("headers:");
+            for h in &explained.headers {
+                println!("  {}: {}", h.name, String::from_utf8_lossy(&h.value));
+            }
+        }
+        println!("trace:");
+        for t in &explained.trace {
+            println!("  {:<16} {:<14} {}", t.layer, t.outcome, t.detail);
+        }
+    }
+    if decision.effect == Effect::Allow {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
+}
+
+fn validate(args: &ValidateArgs) -> ExitCode {
+    let flags = Flags {
+        world: args.config.clone(),
+        ..Flags::default()
+    };
+    let settings = match settings(args.settings.as_ref(), &flags) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lattice-authz: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let store = Store::new(settings);
+    let problems = match store.build_once(SystemClock.now()) {
+        Ok((_, warnings)) => warnings,
+        Err(e) => e.problems,
+    };
+    let errors = problems
+        .iter()
+        .filter(|p| p.problem.severity == lattice_authz::policy::Severity::Error)
+        .count();
+    let warnings = problems.len() - errors;
+    if args.json {
+        let list: Vec<_> = problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "severity": if p.problem.severity == lattice_authz::policy::Severity::Error { "error" } else { "warning" },
+                    "file": p.file,
+                    "pointer": p.problem.pointer,
+                    "message": p.problem.message,
+                    "hint": p.problem.hint,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"valid": errors == 0, "errors": errors, "warnings": warnings, "problems": list})
+        );
+    } else {
+        for p in &problems {
+            println!("{p}");
+        }
+        println!("{errors} error(s), {warnings} warning(s)");
+    }
+    if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_suite_format() {
+        let r = parse_raw_request(
+            b"GET /?a=b HTTP/1.1\nHost: example.amazonaws.com\nX-Fold:a\n  b\n\nbody",
+        )
+        .unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.target, "/?a=b");
+        assert_eq!(
+            r.headers,
+            vec![
+                ("host".into(), b"example.amazonaws.com".to_vec()),
+                ("x-fold".into(), b"a b".to_vec())
+            ]
+        );
+        assert_eq!(r.body, b"body");
+        assert!(parse_raw_request(b"").is_err());
+        assert!(parse_raw_request(b"GET\n\n").is_err());
+        assert!(parse_raw_request(b"GET / HTTP/1.1\nno colon\n\n").is_err());
+    }
+}

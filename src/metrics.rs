@@ -1,1 +1,522 @@
-//! Placeholder: filled in by the skeleton author.
+//! Every metric lattice-authz exports: names, help texts, buckets and closed label sets.
+//!
+//! This module owns the only Prometheus recorder of a server instance (no global recorder, so
+//! several servers in one test process keep separate counts) and hands out pre-registered
+//! handles: the hot path increments atomics and never builds a label. Label values come from
+//! closed enums, never from request data.
+//!
+//! It must not touch: decisions (it takes label values, not `Decision`s), I/O.
+
+use std::time::Duration;
+
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit,
+};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+/// Histogram buckets, in seconds: 1 µs to 250 ms, fine enough to see microseconds.
+pub const BUCKETS: &[f64] = &[
+    0.000_001,
+    0.000_002_5,
+    0.000_005,
+    0.000_01,
+    0.000_025,
+    0.000_05,
+    0.000_1,
+    0.000_25,
+    0.000_5,
+    0.001,
+    0.002_5,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+];
+
+/// `lattice_authz_checks_total{decision, reason}`.
+pub const CHECKS: &str = "lattice_authz_checks_total";
+/// `lattice_authz_check_duration_seconds{decision}`.
+pub const CHECK_DURATION: &str = "lattice_authz_check_duration_seconds";
+/// `lattice_authz_sigv4_verify_duration_seconds`.
+pub const SIGV4_DURATION: &str = "lattice_authz_sigv4_verify_duration_seconds";
+/// `lattice_authz_policy_eval_duration_seconds`.
+pub const POLICY_DURATION: &str = "lattice_authz_policy_eval_duration_seconds";
+/// `lattice_authz_key_cache_requests_total{result}`.
+pub const KEY_CACHE: &str = "lattice_authz_key_cache_requests_total";
+/// `lattice_authz_policy_cache_requests_total{result}`.
+pub const POLICY_CACHE: &str = "lattice_authz_policy_cache_requests_total";
+/// `lattice_authz_reloads_total{result}`.
+pub const RELOADS: &str = "lattice_authz_reloads_total";
+/// `lattice_authz_last_reload_success_timestamp_seconds`.
+pub const LAST_RELOAD_SUCCESS: &str = "lattice_authz_last_reload_success_timestamp_seconds";
+/// `lattice_authz_last_reload_failure_timestamp_seconds`.
+pub const LAST_RELOAD_FAILURE: &str = "lattice_authz_last_reload_failure_timestamp_seconds";
+/// `lattice_authz_snapshot_generation`.
+pub const SNAPSHOT_GENERATION: &str = "lattice_authz_snapshot_generation";
+/// `lattice_authz_build_info{version}`.
+pub const BUILD_INFO: &str = "lattice_authz_build_info";
+/// `grpc_server_started_total{grpc_type, grpc_service, grpc_method}`.
+pub const GRPC_STARTED: &str = "grpc_server_started_total";
+/// `grpc_server_handled_total{grpc_type, grpc_service, grpc_method, grpc_code}`.
+pub const GRPC_HANDLED: &str = "grpc_server_handled_total";
+/// `grpc_server_handling_seconds{grpc_type, grpc_service, grpc_method}`.
+pub const GRPC_HANDLING: &str = "grpc_server_handling_seconds";
+
+/// The `decision` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionLabel {
+    /// Allowed.
+    Allow,
+    /// Denied (403).
+    Deny,
+    /// Could not decide: a gRPC error, Envoy fails closed.
+    Error,
+}
+
+impl DecisionLabel {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::Error => "error",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Allow => 0,
+            Self::Deny => 1,
+            Self::Error => 2,
+        }
+    }
+}
+
+/// The gRPC methods the server answers, for `grpc_server_*` labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrpcMethod {
+    /// `envoy.service.auth.v3.Authorization/Check`.
+    Check,
+    /// `lattice_authz.v1.Diagnostics/Explain`.
+    Explain,
+}
+
+impl GrpcMethod {
+    const ALL: [GrpcMethod; 2] = [Self::Check, Self::Explain];
+
+    fn parts(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Check => ("envoy.service.auth.v3.Authorization", "Check"),
+            Self::Explain => ("lattice_authz.v1.Diagnostics", "Explain"),
+        }
+    }
+}
+
+/// gRPC status codes in the Title case of go-grpc-prometheus.
+pub const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "Canceled",
+    "Unknown",
+    "InvalidArgument",
+    "DeadlineExceeded",
+    "NotFound",
+    "AlreadyExists",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "FailedPrecondition",
+    "Aborted",
+    "OutOfRange",
+    "Unimplemented",
+    "Internal",
+    "Unavailable",
+    "DataLoss",
+    "Unauthenticated",
+];
+
+#[derive(Debug)]
+struct GrpcHandles {
+    started: Counter,
+    handled: Vec<Counter>,
+    handling: Histogram,
+}
+
+/// Pre-registered handles for every metric of one server instance.
+#[derive(Debug)]
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    checks: Vec<(DecisionLabel, &'static str, Counter)>,
+    check_duration: [Histogram; 3],
+    sigv4_duration: Histogram,
+    policy_duration: Histogram,
+    key_cache: [Counter; 2],
+    policy_cache: [Counter; 2],
+    reloads: [Counter; 2],
+    last_reload_success: Gauge,
+    last_reload_failure: Gauge,
+    snapshot_generation: Gauge,
+    grpc: Vec<(GrpcMethod, GrpcHandles)>,
+}
+
+const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
+
+fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
+    Key::from_parts(
+        name,
+        labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, *v))
+            .collect::<Vec<_>>(),
+    )
+}
+
+impl Metrics {
+    /// Registers every metric. `deny_reasons` and `error_reasons` are the closed `reason` label
+    /// sets (owned by `lattice` and `authz`); every (decision, reason) series exists from the
+    /// start at 0, so dashboards and alerts see them before the first event.
+    pub fn new(
+        deny_reasons: &[&'static str],
+        error_reasons: &[&'static str],
+        version: &'static str,
+    ) -> Self {
+        let mut builder = PrometheusBuilder::new();
+        builder = builder
+            .set_buckets(BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let r = &recorder;
+        describe(
+            r,
+            CHECKS,
+            Unit::Count,
+            "Authorization checks answered, by decision and reason.",
+            Kind::Counter,
+        );
+        describe(
+            r,
+            CHECK_DURATION,
+            Unit::Seconds,
+            "Time to answer one Check, from request to response.",
+            Kind::Histogram,
+        );
+        describe(
+            r,
+            SIGV4_DURATION,
+            Unit::Seconds,
+            "Time to verify one SigV4 or SigV4A signature.",
+            Kind::Histogram,
+        );
+        describe(
+            r,
+            POLICY_DURATION,
+            Unit::Seconds,
+            "Time to evaluate every policy layer of one request.",
+            Kind::Histogram,
+        );
+        describe(
+            r,
+            KEY_CACHE,
+            Unit::Count,
+            "Signing-key and public-key cache lookups, by result.",
+            Kind::Counter,
+        );
+        describe(
+            r,
+            POLICY_CACHE,
+            Unit::Count,
+            "Compiled-policy cache lookups during reloads, by result.",
+            Kind::Counter,
+        );
+        describe(
+            r,
+            RELOADS,
+            Unit::Count,
+            "World reloads, by result.",
+            Kind::Counter,
+        );
+        describe(
+            r,
+            LAST_RELOAD_SUCCESS,
+            Unit::Seconds,
+            "Unix time of the last successful world load.",
+            Kind::Gauge,
+        );
+        describe(
+            r,
+            LAST_RELOAD_FAILURE,
+            Unit::Seconds,
+            "Unix time of the last failed world load.",
+            Kind::Gauge,
+        );
+        describe(
+            r,
+            SNAPSHOT_GENERATION,
+            Unit::Count,
+            "Generation of the world snapshot being served.",
+            Kind::Gauge,
+        );
+        describe(
+            r,
+            BUILD_INFO,
+            Unit::Count,
+            "Build information; always 1.",
+            Kind::Gauge,
+        );
+        describe(
+            r,
+            GRPC_STARTED,
+            Unit::Count,
+            "gRPC calls started.",
+            Kind::Counter,
+        );
+        describe(
+            r,
+            GRPC_HANDLED,
+            Unit::Count,
+            "gRPC calls completed, by status code.",
+            Kind::Counter,
+        );
+        describe(
+            r,
+            GRPC_HANDLING,
+            Unit::Seconds,
+            "gRPC call handling time.",
+            Kind::Histogram,
+        );
+
+        let mut checks = vec![(
+            DecisionLabel::Allow,
+            "allowed",
+            r.register_counter(
+                &key(CHECKS, &[("decision", "allow"), ("reason", "allowed")]),
+                &METADATA,
+            ),
+        )];
+        for (decision, reasons) in [
+            (DecisionLabel::Deny, deny_reasons),
+            (DecisionLabel::Error, error_reasons),
+        ] {
+            for reason in reasons {
+                let k = key(
+                    CHECKS,
+                    &[("decision", decision.as_str()), ("reason", reason)],
+                );
+                let counter = r.register_counter(&k, &METADATA);
+                counter.increment(0);
+                checks.push((decision, reason, counter));
+            }
+        }
+        if let Some((_, _, c)) = checks.first() {
+            c.increment(0);
+        }
+        let histogram = |name, labels: &[(&'static str, &'static str)]| {
+            r.register_histogram(&key(name, labels), &METADATA)
+        };
+        let counter = |name, labels: &[(&'static str, &'static str)]| {
+            let c = r.register_counter(&key(name, labels), &METADATA);
+            c.increment(0);
+            c
+        };
+        let grpc = GrpcMethod::ALL
+            .iter()
+            .map(|m| {
+                let (service, method) = m.parts();
+                let base = [
+                    ("grpc_type", "unary"),
+                    ("grpc_service", service),
+                    ("grpc_method", method),
+                ];
+                let handled = GRPC_CODES
+                    .iter()
+                    .map(|code| {
+                        r.register_counter(
+                            &key(
+                                GRPC_HANDLED,
+                                &[base[0], base[1], base[2], ("grpc_code", code)],
+                            ),
+                            &METADATA,
+                        )
+                    })
+                    .collect();
+                (
+                    *m,
+                    GrpcHandles {
+                        started: counter(GRPC_STARTED, &base),
+                        handled,
+                        handling: histogram(GRPC_HANDLING, &base),
+                    },
+                )
+            })
+            .collect();
+        r.register_gauge(&key(BUILD_INFO, &[("version", version)]), &METADATA)
+            .set(1.0);
+        Self {
+            checks,
+            check_duration: [
+                histogram(CHECK_DURATION, &[("decision", "allow")]),
+                histogram(CHECK_DURATION, &[("decision", "deny")]),
+                histogram(CHECK_DURATION, &[("decision", "error")]),
+            ],
+            sigv4_duration: histogram(SIGV4_DURATION, &[]),
+            policy_duration: histogram(POLICY_DURATION, &[]),
+            key_cache: [
+                counter(KEY_CACHE, &[("result", "hit")]),
+                counter(KEY_CACHE, &[("result", "miss")]),
+            ],
+            policy_cache: [
+                counter(POLICY_CACHE, &[("result", "hit")]),
+                counter(POLICY_CACHE, &[("result", "miss")]),
+            ],
+            reloads: [
+                counter(RELOADS, &[("result", "success")]),
+                counter(RELOADS, &[("result", "failure")]),
+            ],
+            last_reload_success: r.register_gauge(&key(LAST_RELOAD_SUCCESS, &[]), &METADATA),
+            last_reload_failure: r.register_gauge(&key(LAST_RELOAD_FAILURE, &[]), &METADATA),
+            snapshot_generation: r.register_gauge(&key(SNAPSHOT_GENERATION, &[]), &METADATA),
+            grpc,
+            handle,
+            recorder,
+        }
+    }
+
+    /// Counts one answered check: exactly one call per Check.
+    pub fn check(&self, decision: DecisionLabel, reason: &str, elapsed: Duration) {
+        if let Some((_, _, c)) = self
+            .checks
+            .iter()
+            .find(|(d, r, _)| *d == decision && *r == reason)
+        {
+            c.increment(1);
+        }
+        if let Some(h) = self.check_duration.get(decision.index()) {
+            h.record(elapsed.as_secs_f64());
+        }
+    }
+
+    /// Records one signature verification.
+    pub fn sigv4(&self, elapsed: Duration, cache_hit: Option<bool>) {
+        self.sigv4_duration.record(elapsed.as_secs_f64());
+        match cache_hit {
+            Some(true) => self.key_cache[0].increment(1),
+            Some(false) => self.key_cache[1].increment(1),
+            None => {}
+        }
+    }
+
+    /// Records one evaluation of the policy layers.
+    pub fn policy_eval(&self, elapsed: Duration) {
+        self.policy_duration.record(elapsed.as_secs_f64());
+    }
+
+    /// Records compiled-policy cache results of one reload.
+    pub fn policy_cache(&self, hits: u64, misses: u64) {
+        self.policy_cache[0].increment(hits);
+        self.policy_cache[1].increment(misses);
+    }
+
+    /// Records a successful load: generation and time.
+    pub fn reload_success(&self, generation: u64, unix_secs: f64) {
+        self.reloads[0].increment(1);
+        self.last_reload_success.set(unix_secs);
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "generations stay far below 2^52"
+        )]
+        self.snapshot_generation.set(generation as f64);
+    }
+
+    /// Records a failed load (the previous snapshot keeps serving).
+    pub fn reload_failure(&self, unix_secs: f64) {
+        self.reloads[1].increment(1);
+        self.last_reload_failure.set(unix_secs);
+    }
+
+    /// Records one gRPC call.
+    pub fn grpc(&self, method: GrpcMethod, code: tonic::Code, elapsed: Duration) {
+        let Some((_, h)) = self.grpc.iter().find(|(m, _)| *m == method) else {
+            return;
+        };
+        h.started.increment(1);
+        if let Some(c) = h.handled.get(code as usize) {
+            c.increment(1);
+        }
+        h.handling.record(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+
+    /// The recorder (for tests that inspect it).
+    pub fn recorder(&self) -> &PrometheusRecorder {
+        &self.recorder
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+fn describe(
+    r: &PrometheusRecorder,
+    name: &'static str,
+    unit: Unit,
+    help: &'static str,
+    kind: Kind,
+) {
+    let (name, help) = (KeyName::from_const_str(name), SharedString::const_str(help));
+    match kind {
+        Kind::Counter => r.describe_counter(name, Some(unit), help),
+        Kind::Gauge => r.describe_gauge(name, Some(unit), help),
+        Kind::Histogram => r.describe_histogram(name, Some(unit), help),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_exist_from_the_start_and_count_once() {
+        let m = Metrics::new(&["no_service_policy"], &["not_ready"], "0.0.0-test");
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"lattice_authz_checks_total{decision="deny",reason="no_service_policy"} 0"#
+            ),
+            "{text}"
+        );
+        m.check(
+            DecisionLabel::Deny,
+            "no_service_policy",
+            Duration::from_micros(3),
+        );
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"lattice_authz_checks_total{decision="deny",reason="no_service_policy"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"lattice_authz_check_duration_seconds_bucket{decision="deny",le="0.000005"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"lattice_authz_build_info{version="0.0.0-test"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("# HELP lattice_authz_checks_total Authorization checks answered, by decision and reason."), "{text}");
+    }
+}

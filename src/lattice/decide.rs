@@ -1,0 +1,1089 @@
+//! The layered decision: route the request (service, network, VPC, security groups), authenticate
+//! it (SigV4), then evaluate every auth layer in Lattice's order and report one reason with the
+//! precedence of lattice-auth §2.10.
+
+use std::fmt::{self, Write as _};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smallvec::SmallVec;
+
+use crate::policy::{self, Evaluation, MissReason, Outcome};
+use crate::sigv4::{self, CacheOutcome, SigV4Error, SigV4ErrorKind, Verified, Verifier};
+
+use super::context::{RequestContext, display_ip};
+use super::world::{
+    AuthType, NamedPolicy, Principal, Service, ServiceNetwork, Vpc, VpcEndpoint, World,
+};
+
+/// The only action of HTTP and gRPC services (lattice-auth §2.7).
+pub const INVOKE: &str = "vpc-lattice-svcs:Invoke";
+
+/// Identity headers Lattice sets on allowed requests; client-supplied copies are removed
+/// (lattice-auth §6.3).
+pub const IDENTITY_HEADERS: [&str; 5] = [
+    "x-amzn-lattice-identity",
+    "x-amzn-lattice-identity-tags",
+    "x-amzn-lattice-network",
+    "x-amzn-lattice-target",
+    "x-amzn-source-vpc",
+];
+
+/// A request, as the decision needs it: borrowed from the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Raw request target: path and query as sent.
+    pub target: &'a str,
+    /// `:authority` / Host.
+    pub authority: &'a str,
+    /// `http` or `https` (for `aws:SecureTransport` and the default port).
+    pub scheme: &'a str,
+    /// All header lines in arrival order, names lower-case.
+    pub headers: &'a [sigv4::Header<'a>],
+    /// Body, when known.
+    pub body: Option<&'a [u8]>,
+    /// The client's address: decides its VPC.
+    pub source: IpAddr,
+    /// The address the client connected to: a VPC endpoint's address routes through it.
+    pub destination: Option<IpAddr>,
+    /// An explicit VPC endpoint (Envoy `context_extensions`), overriding `destination`.
+    pub vpc_endpoint: Option<&'a str>,
+}
+
+impl<'a> Request<'a> {
+    /// The path without the query (the `RequestPath` and the resource suffix).
+    pub fn path(&self) -> &'a str {
+        self.target.split_once('?').map_or(self.target, |(p, _)| p)
+    }
+
+    fn query(&self) -> Option<&'a str> {
+        self.target.split_once('?').map(|(_, q)| q)
+    }
+
+    /// gRPC requests (content-type `application/grpc*`) are always `POST` and have no query keys.
+    pub fn is_grpc(&self) -> bool {
+        self.headers
+            .iter()
+            .find(|h| h.name == "content-type")
+            .is_some_and(|h| h.value.starts_with(b"application/grpc"))
+    }
+
+    /// The listener port the client addressed: the `:authority` port, else the scheme's default.
+    pub fn port(&self) -> u16 {
+        let host = super::world::host_of(self.authority);
+        self.authority
+            .get(host.len()..)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(if self.scheme.eq_ignore_ascii_case("https") {
+                443
+            } else {
+                80
+            })
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'w> {
+    /// Unsigned request.
+    Anonymous,
+    /// A verified principal.
+    Signed(&'w Principal),
+}
+
+impl Caller<'_> {
+    /// `anonymous` or the principal's ARN, as deny messages name callers.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Signed(p) => &p.arn,
+        }
+    }
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The request goes to the service.
+    Allow,
+    /// 403.
+    Deny,
+}
+
+/// The layers of a decision, in evaluation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    /// Service lookup, VPC lookup, associations.
+    Association,
+    /// Security groups on the service-network VPC association.
+    SecurityGroup,
+    /// SigV4 / SigV4A.
+    Authentication,
+    /// VPC endpoint policy.
+    EndpointPolicy,
+    /// Service control policies of the caller's organization.
+    ServiceControlPolicy,
+    /// Resource control policies of the service owner's organization.
+    ResourceControlPolicy,
+    /// The service network's auth policy.
+    NetworkPolicy,
+    /// The service's auth policy.
+    ServicePolicy,
+    /// The caller's identity-based policies.
+    IdentityPolicy,
+    /// Allowed: no layer denied.
+    None,
+}
+
+impl Layer {
+    /// Stable lower-case label (metrics, logs, JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Association => "association",
+            Self::SecurityGroup => "security_group",
+            Self::Authentication => "authentication",
+            Self::EndpointPolicy => "endpoint_policy",
+            Self::ServiceControlPolicy => "scp",
+            Self::ResourceControlPolicy => "rcp",
+            Self::NetworkPolicy => "network_policy",
+            Self::ServicePolicy => "service_policy",
+            Self::IdentityPolicy => "identity_policy",
+            Self::None => "none",
+        }
+    }
+
+    /// How IAM deny messages name the policy type of this layer (IAMDENY).
+    fn policy_type(self) -> &'static str {
+        match self {
+            Self::EndpointPolicy => "VPC endpoint",
+            Self::ServiceControlPolicy => "service control",
+            Self::ResourceControlPolicy => "resource control",
+            Self::NetworkPolicy => "network-based",
+            Self::ServicePolicy => "service-based",
+            Self::IdentityPolicy => "identity-based",
+            Self::Association | Self::SecurityGroup | Self::Authentication | Self::None => "",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a request was decided as it was: a closed set, safe as a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Allowed.
+    Allowed,
+    /// No service has the requested host name.
+    UnknownService,
+    /// The source address is in no VPC.
+    UnknownSource,
+    /// The VPC is not associated with a network that has the service.
+    NotAssociated,
+    /// The association's security groups do not admit the source.
+    SecurityGroup,
+    /// Signature verification failed.
+    Signature(SigV4ErrorKind),
+    /// An explicit deny in the named layer.
+    ExplicitDeny(Layer),
+    /// No allow in the named layer.
+    NoAllow(Layer),
+}
+
+impl Reason {
+    /// Every reason label, for pre-registering metrics.
+    pub const ALL: &'static [Reason] = &[
+        Self::Allowed,
+        Self::UnknownService,
+        Self::UnknownSource,
+        Self::NotAssociated,
+        Self::SecurityGroup,
+        Self::Signature(SigV4ErrorKind::Malformed),
+        Self::Signature(SigV4ErrorKind::Expired),
+        Self::Signature(SigV4ErrorKind::Scope),
+        Self::Signature(SigV4ErrorKind::UnknownKey),
+        Self::Signature(SigV4ErrorKind::ExpiredToken),
+        Self::Signature(SigV4ErrorKind::Payload),
+        Self::Signature(SigV4ErrorKind::Mismatch),
+        Self::NoAllow(Layer::EndpointPolicy),
+        Self::NoAllow(Layer::ServiceControlPolicy),
+        Self::NoAllow(Layer::NetworkPolicy),
+        Self::NoAllow(Layer::ServicePolicy),
+        Self::NoAllow(Layer::IdentityPolicy),
+        Self::ExplicitDeny(Layer::EndpointPolicy),
+        Self::ExplicitDeny(Layer::ServiceControlPolicy),
+        Self::ExplicitDeny(Layer::ResourceControlPolicy),
+        Self::ExplicitDeny(Layer::NetworkPolicy),
+        Self::ExplicitDeny(Layer::ServicePolicy),
+        Self::ExplicitDeny(Layer::IdentityPolicy),
+    ];
+
+    /// Stable snake_case label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::UnknownService => "unknown_service",
+            Self::UnknownSource => "unknown_source",
+            Self::NotAssociated => "not_associated",
+            Self::SecurityGroup => "security_group",
+            Self::Signature(kind) => match kind {
+                SigV4ErrorKind::Malformed => "sigv4_malformed",
+                SigV4ErrorKind::Expired => "sigv4_expired",
+                SigV4ErrorKind::Scope => "sigv4_scope",
+                SigV4ErrorKind::UnknownKey => "sigv4_unknown_key",
+                SigV4ErrorKind::ExpiredToken => "sigv4_expired_token",
+                SigV4ErrorKind::Payload => "sigv4_payload",
+                SigV4ErrorKind::Mismatch => "sigv4_mismatch",
+            },
+            Self::NoAllow(layer) => match layer {
+                Layer::EndpointPolicy => "no_endpoint_policy",
+                Layer::ServiceControlPolicy => "no_scp",
+                Layer::NetworkPolicy => "no_network_policy",
+                Layer::ServicePolicy => "no_service_policy",
+                _ => "no_identity_policy",
+            },
+            Self::ExplicitDeny(layer) => match layer {
+                Layer::EndpointPolicy => "explicit_deny_endpoint",
+                Layer::ServiceControlPolicy => "explicit_deny_scp",
+                Layer::ResourceControlPolicy => "explicit_deny_rcp",
+                Layer::NetworkPolicy => "explicit_deny_network",
+                Layer::ServicePolicy => "explicit_deny_service",
+                _ => "explicit_deny_identity",
+            },
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one layer said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerOutcome {
+    /// The layer allows.
+    Allow,
+    /// The layer denies explicitly.
+    ExplicitDeny,
+    /// No statement of the layer applies.
+    NoMatch,
+    /// The layer does not apply to this request (why).
+    Skipped(&'static str),
+    /// The layer denies (network checks, signature).
+    Deny,
+}
+
+impl LayerOutcome {
+    /// Stable label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::ExplicitDeny => "explicit_deny",
+            Self::NoMatch => "no_match",
+            Self::Skipped(_) => "skipped",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+/// One line of the layered trace.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerTrace<'w> {
+    /// Which layer.
+    pub layer: Layer,
+    /// What it said.
+    pub outcome: LayerOutcome,
+    /// The policy evaluated, if any.
+    pub policy: Option<&'w str>,
+    /// The policy's own evaluation.
+    pub evaluation: Option<Evaluation<'w>>,
+}
+
+impl fmt::Display for LayerTrace<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let LayerOutcome::Skipped(why) = self.outcome {
+            return write!(f, "skipped: {why}");
+        }
+        if let Some(policy) = self.policy {
+            write!(f, "{policy}: ")?;
+        }
+        let Some(e) = self.evaluation else {
+            return f.write_str(self.outcome.as_str());
+        };
+        let statement = |f: &mut fmt::Formatter<'_>, s: policy::StatementRef<'_>| match s.sid {
+            Some(sid) => write!(f, "statement {} (Sid {sid})", s.index),
+            None => write!(f, "statement {}", s.index),
+        };
+        match (e.outcome, e.statement) {
+            (Outcome::ExplicitDeny, Some(s)) => {
+                f.write_str("denied by ")?;
+                statement(f, s)
+            }
+            (Outcome::Allow, Some(s)) => {
+                f.write_str("allowed by ")?;
+                statement(f, s)
+            }
+            _ => {
+                f.write_str("no statement applies")?;
+                if let Some(miss) = e.miss {
+                    f.write_str("; closest is ")?;
+                    statement(f, miss.statement)?;
+                    match miss.reason {
+                        MissReason::Action => f.write_str(", whose Action does not match")?,
+                        MissReason::Resource => f.write_str(", whose Resource does not match")?,
+                        MissReason::Principal => f.write_str(", whose Principal does not match")?,
+                        MissReason::Condition { operator, key } => {
+                            write!(f, ", whose condition {operator} on {key} is false")?
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where the request goes: the result of routing.
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'w> {
+    /// The service.
+    pub service: &'w Service,
+    /// The network the request comes through.
+    pub network: &'w ServiceNetwork,
+    /// The caller's VPC.
+    pub vpc: &'w Vpc,
+    /// The VPC endpoint, when the request comes through one.
+    pub endpoint: Option<&'w VpcEndpoint>,
+    target_header: &'w Arc<str>,
+}
+
+/// The result of authentication.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated<'w> {
+    /// The caller.
+    pub caller: Caller<'w>,
+    /// The access key that signed.
+    pub access_key_id: Option<&'w str>,
+    /// Key cache outcome, for metrics.
+    pub key_cache: Option<CacheOutcome>,
+    /// Signature algorithm.
+    pub algorithm: Option<sigv4::Algorithm>,
+}
+
+/// A routing or authentication failure, before any policy ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    UnknownService(String),
+    UnknownSource(IpAddr),
+    VpcNotAssociated {
+        vpc: Arc<str>,
+    },
+    ServiceNotAssociated {
+        service: Arc<str>,
+        network: Arc<str>,
+        vpc: Arc<str>,
+    },
+    SecurityGroup {
+        vpc: Arc<str>,
+        network: Arc<str>,
+        port: u16,
+        source: IpAddr,
+    },
+    Signature(SigV4Error),
+}
+
+/// A decision: effect, one reason, and everything needed to render and explain it.
+#[derive(Debug, Clone)]
+pub struct Decision<'w> {
+    /// Allow or deny.
+    pub effect: Effect,
+    /// The one reason reported.
+    pub reason: Reason,
+    /// The deciding layer.
+    pub layer: Layer,
+    /// The caller (anonymous until authenticated).
+    pub caller: Caller<'w>,
+    /// The access key that signed.
+    pub access_key_id: Option<&'w str>,
+    /// Key cache outcome.
+    pub key_cache: Option<CacheOutcome>,
+    /// The route, when routing succeeded.
+    pub route: Option<Route<'w>>,
+    /// The request path (resource suffix).
+    pub path: &'w str,
+    /// Every layer evaluated, in order.
+    pub trace: SmallVec<[LayerTrace<'w>; 8]>,
+    failure: Option<Failure>,
+}
+
+impl Decision<'_> {
+    /// HTTP status Envoy answers with: 200 for allow, 403 for every deny (lattice-auth §11 q12).
+    pub fn status(&self) -> u16 {
+        match self.effect {
+            Effect::Allow => 200,
+            Effect::Deny => 403,
+        }
+    }
+
+    /// The exception name of a deny (`x-amzn-errortype`).
+    pub fn exception(&self) -> Option<&'static str> {
+        match (&self.effect, &self.failure) {
+            (Effect::Allow, _) => None,
+            (Effect::Deny, Some(Failure::Signature(e))) => Some(e.exception()),
+            (Effect::Deny, _) => Some("AccessDeniedException"),
+        }
+    }
+
+    /// The exact deny body (lattice-auth §5), or `None` on allow.
+    pub fn body(&self) -> Option<String> {
+        if self.effect == Effect::Allow {
+            return None;
+        }
+        let mut out = String::with_capacity(256);
+        match &self.failure {
+            Some(Failure::Signature(e)) => {
+                let _ = write!(out, "{}: {e}", e.exception());
+            }
+            Some(Failure::UnknownService(host)) => {
+                let _ = write!(
+                    out,
+                    "AccessDeniedException: No VPC Lattice service has the host name '{host}'"
+                );
+            }
+            Some(Failure::UnknownSource(ip)) => {
+                let _ = write!(
+                    out,
+                    "AccessDeniedException: Source address {} is not in any VPC",
+                    display_ip(*ip)
+                );
+            }
+            Some(Failure::VpcNotAssociated { vpc }) => {
+                let _ = write!(
+                    out,
+                    "AccessDeniedException: VPC {vpc} is not associated with a service network"
+                );
+            }
+            Some(Failure::ServiceNotAssociated {
+                service,
+                network,
+                vpc,
+            }) => {
+                let _ = write!(
+                    out,
+                    "AccessDeniedException: Service {service} is not associated with service network {network}, the service network of VPC {vpc}"
+                );
+            }
+            Some(Failure::SecurityGroup {
+                vpc,
+                network,
+                port,
+                source,
+            }) => {
+                let _ = write!(
+                    out,
+                    "AccessDeniedException: The security groups of the association between VPC {vpc} and service network {network} do not allow TCP port {port} from {}",
+                    display_ip(*source)
+                );
+            }
+            None => {
+                let resource = self.route.map_or("", |r| &*r.service.arn);
+                let _ = write!(
+                    out,
+                    "AccessDeniedException: User: {} is not authorized to perform: {INVOKE} on resource: {resource}{} ",
+                    self.caller.name(),
+                    self.path
+                );
+                match self.reason {
+                    Reason::ExplicitDeny(layer) => {
+                        let article = if layer == Layer::IdentityPolicy {
+                            "an"
+                        } else {
+                            "a"
+                        };
+                        let _ = write!(
+                            out,
+                            "with an explicit deny in {article} {} policy",
+                            layer.policy_type()
+                        );
+                    }
+                    _ => {
+                        let _ = write!(
+                            out,
+                            "because no {} policy allows the {INVOKE} action",
+                            self.layer.policy_type()
+                        );
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// Identity headers to set upstream on allow (lattice-auth §6), in a fixed order.
+    pub fn identity_headers(&self) -> SmallVec<[(&'static str, Arc<str>); 5]> {
+        let mut out = SmallVec::new();
+        let (Effect::Allow, Some(route)) = (self.effect, self.route) else {
+            return out;
+        };
+        match self.caller {
+            Caller::Signed(p) => {
+                out.push(("x-amzn-lattice-identity", p.identity_header.clone()));
+                out.push((
+                    "x-amzn-lattice-identity-tags",
+                    p.identity_tags_header.clone(),
+                ));
+            }
+            Caller::Anonymous => {}
+        }
+        out.push(("x-amzn-lattice-network", route.vpc.network_header.clone()));
+        out.push(("x-amzn-lattice-target", route.target_header.clone()));
+        out.push(("x-amzn-source-vpc", route.vpc.id.clone()));
+        out
+    }
+}
+
+// === impl World: the decision ===
+
+impl World {
+    /// Routes, authenticates and decides one request.
+    pub fn authorize<'w>(
+        &'w self,
+        verifier: &Verifier,
+        request: &'w Request<'w>,
+        now: SystemTime,
+    ) -> Decision<'w> {
+        let route = match self.route(request) {
+            Ok(route) => route,
+            Err(decision) => return *decision,
+        };
+        match self.authenticate(verifier, request, now) {
+            Ok(auth) => self.decide(route, auth, request, now),
+            Err(e) => Self::signature_denied(route, request, e),
+        }
+    }
+
+    fn denied<'w>(
+        &'w self,
+        request: &'w Request<'w>,
+        reason: Reason,
+        layer: Layer,
+        failure: Failure,
+    ) -> Decision<'w> {
+        let mut trace = SmallVec::new();
+        trace.push(LayerTrace {
+            layer,
+            outcome: LayerOutcome::Deny,
+            policy: None,
+            evaluation: None,
+        });
+        Decision {
+            effect: Effect::Deny,
+            reason,
+            layer,
+            caller: Caller::Anonymous,
+            access_key_id: None,
+            key_cache: None,
+            route: None,
+            path: request.path(),
+            trace,
+            failure: Some(failure),
+        }
+    }
+
+    /// A signature failure after routing: 403 with the AWS text.
+    pub fn signature_denied<'w>(
+        route: Route<'w>,
+        request: &'w Request<'w>,
+        error: SigV4Error,
+    ) -> Decision<'w> {
+        let mut trace = SmallVec::new();
+        trace.push(LayerTrace {
+            layer: Layer::Association,
+            outcome: LayerOutcome::Allow,
+            policy: None,
+            evaluation: None,
+        });
+        trace.push(LayerTrace {
+            layer: Layer::Authentication,
+            outcome: LayerOutcome::Deny,
+            policy: None,
+            evaluation: None,
+        });
+        Decision {
+            effect: Effect::Deny,
+            reason: Reason::Signature(error.kind()),
+            layer: Layer::Authentication,
+            caller: Caller::Anonymous,
+            access_key_id: None,
+            key_cache: None,
+            route: Some(route),
+            path: request.path(),
+            trace,
+            failure: Some(Failure::Signature(error)),
+        }
+    }
+
+    /// The network layer: service by host, VPC by source, association (or VPC endpoint), and the
+    /// association's security groups. A request that fails here never reaches Lattice's auth.
+    pub fn route<'w>(&'w self, request: &'w Request<'w>) -> Result<Route<'w>, Box<Decision<'w>>> {
+        let Some(service) = self
+            .service_by_host(request.authority)
+            .and_then(|i| self.services.get(i))
+        else {
+            let host = sanitize(super::world::host_of(request.authority));
+            return Err(Box::new(self.denied(
+                request,
+                Reason::UnknownService,
+                Layer::Association,
+                Failure::UnknownService(host),
+            )));
+        };
+        let service_index = self
+            .services
+            .iter()
+            .position(|s| std::ptr::eq(s, service))
+            .unwrap_or(usize::MAX);
+        let Some(vpc) = self
+            .vpc_by_address(request.source)
+            .and_then(|i| self.vpcs.get(i))
+        else {
+            return Err(Box::new(self.denied(
+                request,
+                Reason::UnknownSource,
+                Layer::Association,
+                Failure::UnknownSource(request.source),
+            )));
+        };
+        let endpoint = match request.vpc_endpoint {
+            Some(id) => self.endpoint_by_id(id),
+            None => request
+                .destination
+                .and_then(|d| self.endpoint_by_address(d)),
+        }
+        .and_then(|i| self.endpoints.get(i));
+        let (network_index, security_groups) = match (endpoint, &vpc.association) {
+            (Some(e), _) => (e.network, &[][..]),
+            (None, Some((network, sgs))) => (*network, &sgs[..]),
+            (None, None) => {
+                let failure = Failure::VpcNotAssociated {
+                    vpc: vpc.id.clone(),
+                };
+                return Err(Box::new(self.denied(
+                    request,
+                    Reason::NotAssociated,
+                    Layer::Association,
+                    failure,
+                )));
+            }
+        };
+        let Some(network) = self.networks.get(network_index) else {
+            let failure = Failure::VpcNotAssociated {
+                vpc: vpc.id.clone(),
+            };
+            return Err(Box::new(self.denied(
+                request,
+                Reason::NotAssociated,
+                Layer::Association,
+                failure,
+            )));
+        };
+        let Some(target_header) = self.association(network_index, service_index) else {
+            let failure = Failure::ServiceNotAssociated {
+                service: service.arn.clone(),
+                network: network.arn.clone(),
+                vpc: vpc.id.clone(),
+            };
+            return Err(Box::new(self.denied(
+                request,
+                Reason::NotAssociated,
+                Layer::Association,
+                failure,
+            )));
+        };
+        if !security_groups.is_empty() {
+            let port = request.port();
+            let admitted = security_groups
+                .iter()
+                .filter_map(|g| self.security_groups.get(*g))
+                .any(|g| {
+                    g.ingress.iter().any(|rule| {
+                        rule.ports
+                            .is_none_or(|(from, to)| (from..=to).contains(&port))
+                            && rule.sources.iter().any(|c| c.contains(request.source))
+                    })
+                });
+            if !admitted {
+                let failure = Failure::SecurityGroup {
+                    vpc: vpc.id.clone(),
+                    network: network.arn.clone(),
+                    port,
+                    source: request.source,
+                };
+                return Err(Box::new(self.denied(
+                    request,
+                    Reason::SecurityGroup,
+                    Layer::SecurityGroup,
+                    failure,
+                )));
+            }
+        }
+        Ok(Route {
+            service,
+            network,
+            vpc,
+            endpoint,
+            target_header,
+        })
+    }
+
+    /// SigV4 / SigV4A: an unsigned request is anonymous; a bad signature is an error, never
+    /// anonymous (lattice-auth §2.5). Signatures are verified even when both sides are `NONE`
+    /// (lattice-auth §11 q3).
+    pub fn authenticate<'w>(
+        &'w self,
+        verifier: &Verifier,
+        request: &Request<'_>,
+        now: SystemTime,
+    ) -> Result<Authenticated<'w>, SigV4Error> {
+        let http = sigv4::HttpRequest {
+            method: request.method,
+            target: request.target,
+            authority: request.authority,
+            headers: request.headers,
+            body: request.body,
+        };
+        Ok(match verifier.verify(&http, now, self)? {
+            Verified::Anonymous => Authenticated {
+                caller: Caller::Anonymous,
+                access_key_id: None,
+                key_cache: None,
+                algorithm: None,
+            },
+            Verified::Signed(signed) => Authenticated {
+                caller: Caller::Signed(signed.principal),
+                access_key_id: Some(signed.access_key_id),
+                key_cache: Some(signed.cache),
+                algorithm: Some(signed.algorithm),
+            },
+        })
+    }
+
+    /// The auth layers, in Lattice's order: VPC endpoint policy, guardrails (SCP, RCP),
+    /// service-network policy, service policy, the caller's identity policies.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one layer after another, in Lattice's order"
+    )]
+    pub fn decide<'w>(
+        &'w self,
+        route: Route<'w>,
+        auth: Authenticated<'w>,
+        request: &'w Request<'w>,
+        now: SystemTime,
+    ) -> Decision<'w> {
+        let now_secs = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let context = RequestContext {
+            world: self,
+            request,
+            caller: auth.caller,
+            service: route.service,
+            network: route.network,
+            vpc: route.vpc,
+            endpoint: route.endpoint,
+            path: request.path(),
+            query: request.query(),
+            grpc: request.is_grpc(),
+            port: request.port(),
+            now_secs,
+        };
+        let resource_buffer;
+        let resource: &str = {
+            resource_buffer = [&*route.service.arn, request.path()].concat();
+            &resource_buffer
+        };
+        let principal = match auth.caller {
+            Caller::Anonymous => policy::Principal::Anonymous,
+            Caller::Signed(p) => policy::Principal::Aws(policy::AwsIdentity {
+                account: &p.account,
+                arn: &p.arn,
+                role_arn: match &p.kind {
+                    super::world::PrincipalKind::AssumedRole { role_arn, .. } => Some(role_arn),
+                    super::world::PrincipalKind::User { .. } => None,
+                },
+                federating_user_arn: None,
+            }),
+        };
+        let policy_request = policy::Request {
+            principal,
+            action: INVOKE,
+            resource,
+        };
+        let mut trace: SmallVec<[LayerTrace<'w>; 8]> = SmallVec::new();
+        trace.push(LayerTrace {
+            layer: Layer::Association,
+            outcome: LayerOutcome::Allow,
+            policy: None,
+            evaluation: None,
+        });
+        trace.push(LayerTrace {
+            layer: Layer::Authentication,
+            outcome: match auth.caller {
+                Caller::Anonymous => LayerOutcome::Skipped("unsigned request: anonymous caller"),
+                Caller::Signed(_) => LayerOutcome::Allow,
+            },
+            policy: None,
+            evaluation: None,
+        });
+
+        let evaluate = |layer: Layer, named: &'w NamedPolicy| -> LayerTrace<'w> {
+            let evaluation = named.policy.evaluate(&policy_request, &context);
+            let outcome = match evaluation.outcome {
+                Outcome::Allow => LayerOutcome::Allow,
+                Outcome::ExplicitDeny => LayerOutcome::ExplicitDeny,
+                Outcome::NoMatch => LayerOutcome::NoMatch,
+            };
+            LayerTrace {
+                layer,
+                outcome,
+                policy: Some(&named.name),
+                evaluation: Some(evaluation),
+            }
+        };
+
+        // The VPC endpoint's policy applies to everything that passes through it.
+        if let Some(endpoint) = route.endpoint {
+            trace.push(evaluate(Layer::EndpointPolicy, &endpoint.policy));
+        }
+
+        let network_iam = route.network.auth_type == AuthType::AwsIam;
+        let service_iam = route.service.auth_type == AuthType::AwsIam;
+        if network_iam || service_iam {
+            // Guardrails: SCPs constrain the caller's account, RCPs the service owner's account.
+            if let Caller::Signed(p) = auth.caller {
+                self.guardrail(
+                    Layer::ServiceControlPolicy,
+                    p.account_index,
+                    &mut trace,
+                    &evaluate,
+                );
+            }
+            self.guardrail(
+                Layer::ResourceControlPolicy,
+                route.service.owner_index,
+                &mut trace,
+                &evaluate,
+            );
+            for (iam, layer, policy) in [
+                (
+                    network_iam,
+                    Layer::NetworkPolicy,
+                    route.network.auth_policy.as_ref(),
+                ),
+                (
+                    service_iam,
+                    Layer::ServicePolicy,
+                    route.service.auth_policy.as_ref(),
+                ),
+            ] {
+                match (iam, policy) {
+                    (false, _) => trace.push(LayerTrace {
+                        layer,
+                        outcome: LayerOutcome::Skipped("auth type NONE"),
+                        policy: None,
+                        evaluation: None,
+                    }),
+                    (true, None) => trace.push(LayerTrace {
+                        layer,
+                        outcome: LayerOutcome::NoMatch,
+                        policy: Some("auth type AWS_IAM without an auth policy"),
+                        evaluation: None,
+                    }),
+                    (true, Some(named)) => trace.push(evaluate(layer, named)),
+                }
+            }
+            // Lattice requires the caller's own identity policies to allow, even within one
+            // account (lattice-auth §2.2). Anonymous callers have none to consult.
+            match auth.caller {
+                Caller::Anonymous => trace.push(LayerTrace {
+                    layer: Layer::IdentityPolicy,
+                    outcome: LayerOutcome::Skipped("anonymous caller"),
+                    policy: None,
+                    evaluation: None,
+                }),
+                Caller::Signed(p) => {
+                    let mut result = LayerTrace {
+                        layer: Layer::IdentityPolicy,
+                        outcome: LayerOutcome::NoMatch,
+                        policy: None,
+                        evaluation: None,
+                    };
+                    for named in &p.policies {
+                        let t = evaluate(Layer::IdentityPolicy, named);
+                        match t.outcome {
+                            LayerOutcome::ExplicitDeny => {
+                                result = t;
+                                break;
+                            }
+                            LayerOutcome::Allow if result.outcome != LayerOutcome::Allow => {
+                                result = t
+                            }
+                            LayerOutcome::NoMatch if result.policy.is_none() => result = t,
+                            _ => {}
+                        }
+                    }
+                    if p.policies.is_empty() {
+                        result.policy = Some("no identity-based policies attached");
+                    }
+                    trace.push(result);
+                }
+            }
+        } else {
+            trace.push(LayerTrace {
+                layer: Layer::NetworkPolicy,
+                outcome: LayerOutcome::Skipped(
+                    "auth type NONE on the service network and the service: no authorization",
+                ),
+                policy: None,
+                evaluation: None,
+            });
+        }
+
+        // One reason (lattice-auth §2.10): the first explicit deny in layer order, else the first
+        // layer without an allow.
+        let verdict = trace
+            .iter()
+            .find(|t| t.outcome == LayerOutcome::ExplicitDeny)
+            .map(|t| (Reason::ExplicitDeny(t.layer), t.layer))
+            .or_else(|| {
+                trace
+                    .iter()
+                    .find(|t| t.outcome == LayerOutcome::NoMatch)
+                    .map(|t| (Reason::NoAllow(t.layer), t.layer))
+            });
+        let (effect, reason, layer) = match verdict {
+            Some((reason, layer)) => (Effect::Deny, reason, layer),
+            None => (Effect::Allow, Reason::Allowed, Layer::None),
+        };
+        Decision {
+            effect,
+            reason,
+            layer,
+            caller: auth.caller,
+            access_key_id: auth.access_key_id,
+            key_cache: auth.key_cache,
+            route: Some(route),
+            path: request.path(),
+            trace,
+            failure: None,
+        }
+    }
+
+    /// SCPs: every level of the caller's account path that has SCPs attached must allow; levels
+    /// without attached SCPs keep AWS's default `FullAWSAccess`. RCPs: `RCPFullAWSAccess` is
+    /// always attached, so only explicit denies matter. The management account is exempt.
+    fn guardrail<'w>(
+        &'w self,
+        layer: Layer,
+        account: Option<usize>,
+        trace: &mut SmallVec<[LayerTrace<'w>; 8]>,
+        evaluate: &dyn Fn(Layer, &'w NamedPolicy) -> LayerTrace<'w>,
+    ) {
+        let Some(account) = account.and_then(|a| self.accounts.get(a)) else {
+            return;
+        };
+        let Some(org) = account.organization.and_then(|o| self.organizations.get(o)) else {
+            return;
+        };
+        if org.management_account.as_deref() == Some(&*account.id) {
+            return;
+        }
+        let policies = if layer == Layer::ServiceControlPolicy {
+            &org.scps
+        } else {
+            &org.rcps
+        };
+        for level in &account.levels {
+            let attached = policies
+                .iter()
+                .filter(|(_, targets)| targets.iter().any(|t| t == level));
+            let mut level_result: Option<LayerTrace<'w>> = None;
+            for (named, _) in attached {
+                let t = evaluate(layer, named);
+                match t.outcome {
+                    LayerOutcome::ExplicitDeny => {
+                        trace.push(t);
+                        return;
+                    }
+                    LayerOutcome::Allow => level_result = Some(t),
+                    _ if level_result.is_none() => level_result = Some(t),
+                    _ => {}
+                }
+            }
+            if let Some(mut t) = level_result {
+                if layer == Layer::ResourceControlPolicy && t.outcome == LayerOutcome::NoMatch {
+                    t.outcome = LayerOutcome::Allow; // RCPFullAWSAccess
+                }
+                if t.outcome == LayerOutcome::NoMatch {
+                    trace.push(t);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Host names echoed in messages: printable ASCII only, at most 253 characters.
+fn sanitize(host: &str) -> String {
+    host.chars()
+        .take(253)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(authority: &'a str, scheme: &'a str) -> Request<'a> {
+        Request {
+            method: "GET",
+            target: "/a/b?x=1",
+            authority,
+            scheme,
+            headers: &[],
+            body: None,
+            source: "127.0.0.1".parse().unwrap(),
+            destination: None,
+            vpc_endpoint: None,
+        }
+    }
+
+    #[test]
+    fn port_from_authority_or_scheme() {
+        assert_eq!(request("svc.example:8443", "http").port(), 8443);
+        assert_eq!(request("svc.example", "http").port(), 80);
+        assert_eq!(request("svc.example", "https").port(), 443);
+        assert_eq!(request("[::1]:9000", "http").port(), 9000);
+        assert_eq!(request("svc.example", "http").path(), "/a/b");
+    }
+
+    #[test]
+    fn reason_labels_are_unique() {
+        let mut labels: Vec<_> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        labels.sort_unstable();
+        let before = labels.len();
+        labels.dedup();
+        assert_eq!(before, labels.len());
+    }
+}
