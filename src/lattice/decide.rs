@@ -751,7 +751,7 @@ impl World {
     pub fn authenticate<'w>(
         &'w self,
         verifier: &Verifier,
-        request: &Request<'_>,
+        request: &Request<'w>,
         now: SystemTime,
     ) -> Result<Authenticated<'w>, SigV4Error> {
         let http = sigv4::HttpRequest {
