@@ -1,1 +1,4 @@
 //! Integration tests: one binary, one module per concern.
+
+mod sigv4_common;
+mod sigv4_suite;
