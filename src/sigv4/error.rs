@@ -272,7 +272,7 @@ pub enum SigV4Error {
     /// A parameter without `=`. *AWS, without the trailing echo of the whole header (it holds the
     /// signature).*
     #[error("'{0}' not a valid key=value pair (missing equal-sign) in Authorization header.")]
-    MissingEqualSign(Echo<64>),
+    MissingEqualSign(Echo<96>),
     /// The `Authorization` header (or the query) repeats a parameter. *Ours.*
     #[error("The authentication parameter '{0}' appears more than once.")]
     DuplicateAuthParameter(&'static str),
@@ -380,7 +380,7 @@ pub enum SigV4Error {
         /// SigV4A (4 parts) rather than SigV4 (5 parts).
         sigv4a: bool,
         /// The credential as sent (access key id and scope; no secret).
-        credential: Echo<64>,
+        credential: Echo<96>,
     },
     /// The credential scope is wrong. *AWS (Lattice's region wording, without the region echo).*
     #[error("{0}")]

@@ -1,4 +1,6 @@
 //! Integration tests: one binary, one module per concern.
 
+mod sigv4_clients;
 mod sigv4_common;
+mod sigv4_lattice;
 mod sigv4_suite;
