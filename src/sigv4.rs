@@ -8,20 +8,58 @@
 //! It must not touch: policies, the Lattice model, protobuf types, or the clock. Time is a
 //! parameter; credentials come from the caller through [`CredentialSource`].
 //!
-//! CONTRACT (skeleton): the public items below are the interface the rest of the crate codes
-//! against. The implementation behind them belongs to the SigV4 issue.
+//! # Order of checks (sigv4 §1.12)
+//!
+//! 1. where the signature is: duplicate `Authorization`, header and query both, query auth off;
+//! 2. `%` escapes in the path (`InvalidURIPath`) and query (`MalformedQueryString`);
+//! 3. the `Authorization` header / presigned parameters: algorithm, `key=value` pairs, missing
+//!    parameters (with the date header), `SignedHeaders` syntax;
+//! 4. `host` signed, every signed header present, every header the verifier reads signed and
+//!    unambiguous, signed values valid text;
+//! 5. `x-amz-content-sha256` rules (Lattice or standard);
+//! 6. date format, `X-Amz-Expires`, expired, not yet current;
+//! 7. credential shape, scope (region, service, terminator, date), SigV4A region set;
+//! 8. access key known, session token, token expiry;
+//! 9. signature shape, then the crypto: double-encoded URI first, single-encoded fallback.
+//!
+//! Everything before step 9 is cheap and allocation-free for a typical Lattice request.
 
+mod canonical;
+mod crypto;
 mod error;
+mod parse;
+mod time;
 
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-pub use error::{SigV4Error, SigV4ErrorKind};
+use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
+use subtle::ConstantTimeEq;
+
+use canonical::Buf;
+pub use canonical::MAX_QUERY_PARAMS;
+pub use error::{
+    BadEscape, Echo, MissingParams, ScopeProblems, SigV4Error, SigV4ErrorKind, Timestamp, Window,
+};
+pub use parse::{AuthParams, parse_authorization, parse_presigned_query};
 
 /// The Lattice signing name, the default `service` of [`Settings`].
 pub const LATTICE_SERVICE: &str = "vpc-lattice-svcs";
 
 /// The default clock skew AWS allows either side of the request time (sigv4 §1.5).
 pub const DEFAULT_MAX_SKEW: Duration = Duration::from_secs(300);
+
+/// The longest `X-Amz-Expires` AWS accepts: seven days (sigv4 §1.3).
+pub const MAX_EXPIRES_SECS: u64 = 604_800;
+
+/// Upper bound on the number of names in `SignedHeaders`.
+pub const MAX_SIGNED_HEADERS: usize = 64;
+
+/// The payload line (and required `x-amz-content-sha256` value) of an unsigned payload.
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// How the payload line of the canonical request is formed and checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +76,7 @@ pub struct Settings {
     /// Signing name the credential scope must carry (`vpc-lattice-svcs`).
     pub service: String,
     /// Regions a SigV4 scope may name, and that a SigV4A region set must cover (one of them).
+    /// An empty list accepts no region.
     pub regions: Vec<String>,
     /// Payload rules.
     pub payload: PayloadMode,
@@ -66,10 +105,22 @@ impl Settings {
             key_cache_capacity: 100_000,
         }
     }
+
+    /// Standard SigV4 rules for `service` in `region` (what AWS's own test suites assume).
+    pub fn standard(service: &str, region: &str) -> Self {
+        Self {
+            service: service.to_owned(),
+            payload: PayloadMode::Standard,
+            ..Self::lattice(region)
+        }
+    }
 }
 
+/// Headers whose values `Debug` must never print.
+const SENSITIVE_HEADERS: [&str; 2] = ["authorization", "x-amz-security-token"];
+
 /// One request header as received: lower-case name, raw value bytes, in arrival order.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Header<'a> {
     /// Lower-case header name. Pseudo-headers (`:authority`, ...) may appear and are ignored.
     pub name: &'a str,
@@ -77,8 +128,25 @@ pub struct Header<'a> {
     pub value: &'a [u8],
 }
 
+impl fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sensitive = SENSITIVE_HEADERS
+            .iter()
+            .any(|s| self.name.eq_ignore_ascii_case(s));
+        let value: Cow<'_, str> = if sensitive {
+            Cow::Borrowed("** redacted **")
+        } else {
+            String::from_utf8_lossy(self.value)
+        };
+        f.debug_struct("Header")
+            .field("name", &self.name)
+            .field("value", &value)
+            .finish()
+    }
+}
+
 /// The parts of an HTTP request the verifier reads, borrowed from the caller.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct HttpRequest<'a> {
     /// Method as sent (`GET`).
     pub method: &'a str,
@@ -93,30 +161,49 @@ pub struct HttpRequest<'a> {
     pub body: Option<&'a [u8]>,
 }
 
+impl fmt::Debug for HttpRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A presigned query carries the signature and maybe a session token.
+        let (path, query) = split_target(self.target);
+        let target: Cow<'_, str> = if query.is_empty() {
+            Cow::Borrowed(self.target)
+        } else {
+            Cow::Owned(format!("{path}?** redacted **"))
+        };
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("target", &target)
+            .field("authority", &self.authority)
+            .field("headers", &self.headers)
+            .field("body", &self.body.map(<[u8]>::len))
+            .finish()
+    }
+}
+
 /// A secret access key. `Debug` never prints it; the bytes are zeroized on drop.
 #[derive(Clone)]
 pub struct Secret {
-    // Skeleton: the implementation may change the representation.
     bytes: zeroize::Zeroizing<Vec<u8>>,
+    /// Identifies the secret in cache keys, so a rotated secret never reuses a cached key.
+    fingerprint: [u8; 32],
 }
 
 impl Secret {
     /// Wraps a secret access key.
     pub fn new(secret: impl Into<String>) -> Self {
-        Self {
-            bytes: zeroize::Zeroizing::new(secret.into().into_bytes()),
-        }
+        let bytes = zeroize::Zeroizing::new(secret.into().into_bytes());
+        let fingerprint = crypto::fingerprint(&bytes);
+        Self { bytes, fingerprint }
     }
 
     /// The secret bytes, for key derivation.
-    #[expect(dead_code, reason = "skeleton: used by the verifier")]
     pub(crate) fn expose(&self) -> &[u8] {
         &self.bytes
     }
 }
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("** redacted **")
     }
 }
@@ -149,6 +236,16 @@ pub enum Algorithm {
     SigV4,
     /// `AWS4-ECDSA-P256-SHA256`.
     SigV4A,
+}
+
+impl Algorithm {
+    /// The algorithm token as it appears on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SigV4 => "AWS4-HMAC-SHA256",
+            Self::SigV4A => "AWS4-ECDSA-P256-SHA256",
+        }
+    }
 }
 
 /// Where the signature was carried.
@@ -204,16 +301,199 @@ pub enum Verified<'s, P> {
     Signed(Signed<'s, P>),
 }
 
+/// The canonical request and string to sign the verifier computes for a request, per canonical
+/// URI candidate; for debug logs and conformance tests. Holds no secret (the session token of a
+/// presigned URL or signed header does appear: redact before logging).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// Canonical request with the double-encoded, normalised URI.
+    pub canonical_request: String,
+    /// String to sign for it.
+    pub string_to_sign: String,
+    /// Canonical request with the single-encoded, verbatim URI.
+    pub single_canonical_request: String,
+    /// String to sign for it.
+    pub single_string_to_sign: String,
+}
+
+// === impl Verifier ===
+
+/// Cache key of a derived key. SigV4 signing keys depend on (secret, date, region, service) —
+/// the service is fixed per verifier and the region is an index into [`Settings::regions`];
+/// SigV4A keys on (secret, access key id), folded into one digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum CacheKey {
+    V4 {
+        secret: [u8; 32],
+        date: u32,
+        region: usize,
+    },
+    V4a {
+        id: [u8; 32],
+    },
+}
+
+/// A cached derived key.
+#[derive(Clone)]
+enum CachedKey {
+    /// The SigV4 signing key, keyed HMAC state (zeroized on drop).
+    V4(Arc<crypto::HmacKey>),
+    /// The SigV4A uncompressed public point.
+    V4a(Arc<[u8; 65]>),
+}
+
 /// Verifies SigV4 / SigV4A signatures. Cheap to share (`Arc`) across threads.
-#[derive(Debug)]
 pub struct Verifier {
     settings: Settings,
+    keys: moka::sync::Cache<CacheKey, CachedKey>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("settings", &self.settings)
+            .field("cached_keys", &self.keys.entry_count())
+            .finish()
+    }
+}
+
+/// Everything the checks established, ready for the crypto.
+struct Prepared<'r> {
+    algorithm: Algorithm,
+    location: SignatureLocation,
+    /// `AKID`, borrowed from the request.
+    access_key_id: &'r [u8],
+    /// `YYYYMMDD/…/aws4_request` as the client sent it (validated).
+    scope: Cow<'r, [u8]>,
+    /// The request timestamp text (`YYYYMMDDTHHMMSSZ`).
+    date: Cow<'r, [u8]>,
+    /// Index into `Settings::regions` (SigV4).
+    region: usize,
+    /// The presented session token, if any.
+    token: Option<Cow<'r, [u8]>>,
+    signature: Option<Cow<'r, [u8]>>,
+    method: &'r [u8],
+    path: &'r [u8],
+    /// `\n` query `\n` headers `\n` signed-headers `\n` payload.
+    suffix: Buf,
+}
+
+fn split_target(target: &str) -> (&str, &str) {
+    target.split_once('?').unwrap_or((target, ""))
+}
+
+/// All lines of header `name`, in arrival order.
+fn lines<'r, 'n>(
+    request: &HttpRequest<'r>,
+    name: &'n str,
+) -> impl Iterator<Item = &'r [u8]> + use<'r, 'n> {
+    request
+        .headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+/// The single value of a header the verifier reads: repeated lines must agree (after trimming).
+fn single_value<'r>(
+    request: &HttpRequest<'r>,
+    name: &'static str,
+) -> Result<Option<&'r [u8]>, SigV4Error> {
+    let mut found: Option<&'r [u8]> = None;
+    for line in lines(request, name) {
+        let line = line.trim_ascii();
+        match found {
+            None => found = Some(line),
+            Some(first) if first == line => {}
+            Some(_) => return Err(SigV4Error::AmbiguousHeader(name)),
+        }
+    }
+    Ok(found)
+}
+
+/// `SignedHeaders`: lowercase names (a leading `:` allowed for `:authority`), strictly increasing.
+fn check_signed_headers(list: &[u8]) -> Result<(), SigV4Error> {
+    let mut previous: Option<&[u8]> = None;
+    for (count, name) in list.split(|&b| b == b';').enumerate() {
+        if count == MAX_SIGNED_HEADERS {
+            return Err(SigV4Error::TooMany {
+                what: "signed headers",
+                limit: MAX_SIGNED_HEADERS,
+            });
+        }
+        let body = name.strip_prefix(b":").unwrap_or(name);
+        let valid = !body.is_empty()
+            && body.iter().all(|&b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+            });
+        if !valid || previous.is_some_and(|p| p >= name) {
+            return Err(SigV4Error::InvalidSignedHeaders);
+        }
+        previous = Some(name);
+    }
+    Ok(())
+}
+
+fn is_signed(list: &[u8], name: &[u8]) -> bool {
+    list.split(|&b| b == b';').any(|n| n == name)
+}
+
+/// Glob match with `*` as any sequence (SigV4A region sets: `*`, `us-west-*`).
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match (pattern.get(p), text.get(t)) {
+            (Some(b'*'), _) => {
+                backtrack = Some((p, t));
+                p += 1;
+            }
+            (Some(a), Some(b)) if a == b => {
+                p += 1;
+                t += 1;
+            }
+            _ => match backtrack {
+                Some((bp, bt)) => {
+                    p = bp + 1;
+                    t = bt + 1;
+                    backtrack = Some((bp, bt + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern
+        .get(p..)
+        .unwrap_or_default()
+        .iter()
+        .all(|&b| b == b'*')
+}
+
+/// Decodes lowercase hex into `out`; `None` if not lowercase hex of a fitting length.
+fn decode_lower_hex<'o>(hex_text: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
+    if !hex_text.len().is_multiple_of(2) || hex_text.len() / 2 > out.len() {
+        return None;
+    }
+    let nibble = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    let n = hex_text.len() / 2;
+    for (dst, pair) in out.iter_mut().zip(hex_text.chunks_exact(2)) {
+        let [hi, lo] = *pair else { return None };
+        *dst = nibble(hi)? << 4 | nibble(lo)?;
+    }
+    out.get(..n)
 }
 
 impl Verifier {
     /// Builds a verifier with empty key caches.
     pub fn new(settings: Settings) -> Self {
-        Self { settings }
+        let keys = moka::sync::Cache::builder()
+            .max_capacity(settings.key_cache_capacity)
+            .build();
+        Self { settings, keys }
     }
 
     /// The settings this verifier enforces.
@@ -224,20 +504,632 @@ impl Verifier {
     /// Authenticates `request` at time `now` against `credentials`.
     ///
     /// Returns [`Verified::Anonymous`] for an unsigned request, [`Verified::Signed`] for a valid
-    /// signature, and the first failing check in AWS's order otherwise.
+    /// signature, and the first failing check in AWS's order otherwise (see the module docs).
+    /// The returned access key id borrows from the request, hence the shared lifetime `'s`.
     pub fn verify<'s, C: CredentialSource>(
         &self,
-        request: &HttpRequest<'_>,
+        request: &HttpRequest<'s>,
         now: SystemTime,
         credentials: &'s C,
     ) -> Result<Verified<'s, C::Principal>, SigV4Error> {
-        // Skeleton: replaced by the SigV4 issue.
-        let _ = (now, credentials);
-        let signed = request.headers.iter().any(|h| h.name == "authorization");
-        if signed {
-            Err(SigV4Error::SignatureDoesNotMatch)
-        } else {
-            Ok(Verified::Anonymous)
+        let now = time::unix_secs(now);
+        let Some(prepared) = self.prepare(request, now)? else {
+            return Ok(Verified::Anonymous);
+        };
+        // Step 8: the credential.
+        let access_key_id = std::str::from_utf8(prepared.access_key_id)
+            .map_err(|_| SigV4Error::UnrecognizedClient)?;
+        let credential = credentials
+            .credential(access_key_id)
+            .ok_or(SigV4Error::UnrecognizedClient)?;
+        let token_ok = match (credential.session_token, prepared.token.as_deref()) {
+            (None, None) => true,
+            (Some(expected), Some(presented)) => bool::from(expected.as_bytes().ct_eq(presented)),
+            _ => false,
+        };
+        if !token_ok {
+            return Err(SigV4Error::UnrecognizedClient);
         }
+        if credential
+            .expires_at
+            .is_some_and(|at| time::unix_secs(at) <= now)
+        {
+            return Err(SigV4Error::ExpiredToken);
+        }
+        // Step 9: the signature.
+        let signature = prepared.signature.as_deref().unwrap_or_default();
+        let (cache, path_encoding) = match prepared.algorithm {
+            Algorithm::SigV4 => self.check_v4(&prepared, credential.secret, signature)?,
+            Algorithm::SigV4A => self.check_v4a(&prepared, credential.secret, signature)?,
+        };
+        Ok(Verified::Signed(Signed {
+            principal: credential.principal,
+            access_key_id,
+            algorithm: prepared.algorithm,
+            location: prepared.location,
+            cache,
+            path_encoding,
+        }))
+    }
+
+    /// The canonical requests and strings to sign this verifier computes for `request` at `now`,
+    /// after every check that needs no credential; `None` for an anonymous request.
+    pub fn explain(
+        &self,
+        request: &HttpRequest<'_>,
+        now: SystemTime,
+    ) -> Result<Option<Explanation>, SigV4Error> {
+        let Some(prepared) = self.prepare(request, time::unix_secs(now))? else {
+            return Ok(None);
+        };
+        let text = |encoding: PathEncoding| {
+            let mut creq = Vec::new();
+            prepared.write_canonical(encoding, |part| creq.extend_from_slice(part));
+            let sts = prepared.string_to_sign(&Sha256::digest(&creq).into());
+            (
+                String::from_utf8_lossy(&creq).into_owned(),
+                String::from_utf8_lossy(&sts).into_owned(),
+            )
+        };
+        let (canonical_request, string_to_sign) = text(PathEncoding::Double);
+        let (single_canonical_request, single_string_to_sign) = text(PathEncoding::Single);
+        Ok(Some(Explanation {
+            canonical_request,
+            string_to_sign,
+            single_canonical_request,
+            single_string_to_sign,
+        }))
+    }
+
+    /// Steps 1–7: every check that needs neither credential nor crypto.
+    fn prepare<'r>(
+        &self,
+        request: &HttpRequest<'r>,
+        now: i64,
+    ) -> Result<Option<Prepared<'r>>, SigV4Error> {
+        let (path, query) = split_target(request.target);
+        // Step 1: where the signature is.
+        let mut authorization = None;
+        for value in lines(request, "authorization") {
+            if authorization.replace(value).is_some() {
+                return Err(SigV4Error::MultipleAuthorizationHeaders);
+            }
+        }
+        let presigned = !query.is_empty() && parse::has_presigned_params(query.as_bytes());
+        let header_auth = match (authorization, presigned) {
+            (None, false) => return Ok(None),
+            (Some(value), false) => Some(value),
+            (Some(value), true) if parse::is_aws4_scheme(value) => {
+                return Err(SigV4Error::HeaderAndQueryAuth);
+            }
+            // No header, or a foreign scheme left for the application (sigv4 §1.1).
+            (_, true) => None,
+        };
+        if header_auth.is_none() && !self.settings.query_auth {
+            return Err(SigV4Error::QueryAuthDisabled);
+        }
+        // Step 2: escapes.
+        canonical::check_escapes(path.as_bytes()).map_err(SigV4Error::InvalidUriPath)?;
+        canonical::check_escapes(query.as_bytes()).map_err(SigV4Error::MalformedQueryString)?;
+        // Step 3: parameters.
+        let params = match header_auth {
+            Some(value) => {
+                let params = parse::parse_authorization(value)?;
+                let mut missing = MissingParams::default();
+                for (value, bit) in [
+                    (&params.credential, MissingParams::CREDENTIAL),
+                    (&params.signature, MissingParams::SIGNATURE),
+                    (&params.signed_headers, MissingParams::SIGNED_HEADERS),
+                ] {
+                    if value.is_none() {
+                        missing.insert(bit);
+                    }
+                }
+                if lines(request, "x-amz-date").next().is_none()
+                    && lines(request, "date").next().is_none()
+                {
+                    missing.insert(MissingParams::DATE);
+                }
+                if !missing.is_empty() {
+                    return Err(SigV4Error::MissingAuthParameters {
+                        missing,
+                        algorithm: params.algorithm,
+                    });
+                }
+                params
+            }
+            None => parse::parse_presigned_query(query)?.ok_or(SigV4Error::QueryAuthDisabled)?,
+        };
+        let signed_headers = params.signed_headers.clone().unwrap_or_default();
+        check_signed_headers(&signed_headers)?;
+
+        // Step 4: signed headers.
+        if !is_signed(&signed_headers, b"host") && !is_signed(&signed_headers, b":authority") {
+            return Err(SigV4Error::HostNotSigned);
+        }
+        let mut suffix = Buf::new();
+        suffix.push(b'\n');
+        let skip = (params.location == SignatureLocation::Query).then_some(&b"X-Amz-Signature"[..]);
+        canonical::canonical_query(&mut suffix, query.as_bytes(), skip)?;
+        suffix.push(b'\n');
+        self.canonical_headers(&mut suffix, request, &signed_headers)?;
+        suffix.push(b'\n');
+        suffix.extend_from_slice(&signed_headers);
+        suffix.push(b'\n');
+
+        let header_mode = params.location == SignatureLocation::Header;
+        let mut date = params.date.clone();
+        let mut token = params.security_token.clone();
+        let mut region_set = params.region_set.clone();
+        if header_mode {
+            let read = |name: &'static str| -> Result<Option<&'r [u8]>, SigV4Error> {
+                let value = single_value(request, name)?;
+                if value.is_some() && !is_signed(&signed_headers, name.as_bytes()) {
+                    return Err(SigV4Error::HeaderNotSigned(name));
+                }
+                Ok(value)
+            };
+            date = match read("x-amz-date")? {
+                Some(v) => Some(Cow::Borrowed(v)),
+                None => read("date")?.map(Cow::Borrowed),
+            };
+            token = read("x-amz-security-token")?.map(Cow::Borrowed);
+            if params.algorithm == Algorithm::SigV4A {
+                if !is_signed(&signed_headers, b"x-amz-region-set") {
+                    return Err(SigV4Error::HeaderNotSigned("x-amz-region-set"));
+                }
+                region_set = read("x-amz-region-set")?.map(Cow::Borrowed);
+            }
+        }
+
+        // Step 5: payload.
+        self.payload_line(&mut suffix, request, &signed_headers)?;
+
+        // Step 6: time.
+        let date = date.unwrap_or_default();
+        let request_time =
+            time::parse_iso_basic(&date).ok_or(SigV4Error::InvalidDate(Echo::new(&date)))?;
+        let skew = self.settings.max_skew.as_secs();
+        let expires = match params.expires.as_deref() {
+            None => None,
+            Some(text) => {
+                let secs = std::str::from_utf8(text)
+                    .ok()
+                    .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .filter(|&s| s >= 1)
+                    .ok_or(SigV4Error::InvalidExpires)?;
+                if secs > MAX_EXPIRES_SECS {
+                    return Err(SigV4Error::ExpiresTooLarge);
+                }
+                Some(secs)
+            }
+        };
+        let window = expires.unwrap_or(skew);
+        if request_time < now.saturating_sub_unsigned(window) {
+            return Err(SigV4Error::SignatureExpired {
+                request: Timestamp(request_time),
+                now: Timestamp(now),
+                window: Window(window),
+            });
+        }
+        if request_time > now.saturating_add_unsigned(skew) {
+            return Err(SigV4Error::SignatureNotYetCurrent {
+                request: Timestamp(request_time),
+                now: Timestamp(now),
+                window: Window(skew),
+            });
+        }
+
+        // Step 7: credential scope.
+        let credential = params.credential.clone().unwrap_or_default();
+        let parts: SmallVec<[&[u8]; 5]> = credential.split(|&b| b == b'/').collect();
+        let sigv4a = params.algorithm == Algorithm::SigV4A;
+        let (akid, scope_date, region, service, terminator) = match (sigv4a, parts.as_slice()) {
+            (false, [akid, date, region, service, term]) => {
+                (*akid, *date, Some(*region), *service, *term)
+            }
+            (true, [akid, date, service, term]) => (*akid, *date, None, *service, *term),
+            _ => {
+                return Err(SigV4Error::CredentialParts {
+                    sigv4a,
+                    credential: Echo::new(&credential),
+                });
+            }
+        };
+        let mut problems = ScopeProblems::default();
+        let region_index =
+            region.and_then(|r| self.settings.regions.iter().position(|x| x.as_bytes() == r));
+        problems.region = region.is_some() && region_index.is_none();
+        if service != self.settings.service.as_bytes() {
+            problems.service = Some(Echo::new(self.settings.service.as_bytes()));
+        }
+        if terminator != b"aws4_request" {
+            problems.terminator = Some(Echo::new(terminator));
+        }
+        if Some(scope_date) != date.get(..8) {
+            problems.date = Some(Echo::new(scope_date));
+            problems.request_time = Timestamp(request_time);
+        }
+        if problems != ScopeProblems::default() {
+            return Err(SigV4Error::Scope(problems));
+        }
+        if sigv4a {
+            let set = region_set.as_deref().unwrap_or_default();
+            let covered = set.split(|&b| b == b',').any(|entry| {
+                let entry = entry.trim_ascii();
+                self.settings
+                    .regions
+                    .iter()
+                    .any(|r| glob_match(entry, r.as_bytes()))
+            });
+            if !covered {
+                return Err(SigV4Error::RegionSetMismatch);
+            }
+        }
+        let scope_start = akid.len() + 1;
+        let scope = match &params.credential {
+            Some(Cow::Borrowed(c)) => Cow::Borrowed(c.get(scope_start..).unwrap_or_default()),
+            _ => Cow::Owned(credential.get(scope_start..).unwrap_or_default().to_vec()),
+        };
+        let access_key_id = match params.location {
+            SignatureLocation::Header => match &params.credential {
+                Some(Cow::Borrowed(c)) => c.get(..akid.len()).unwrap_or_default(),
+                _ => b"",
+            },
+            // The access key id must be returned borrowed from the request: take it from the raw
+            // (still encoded) parameter, which equals the decoded one unless it holds escapes.
+            SignatureLocation::Query => params
+                .credential_raw
+                .and_then(|raw| raw.as_bytes().get(..akid.len()))
+                .filter(|raw| *raw == akid)
+                .unwrap_or_default(),
+        };
+        if access_key_id.is_empty() {
+            return Err(SigV4Error::UnrecognizedClient);
+        }
+        Ok(Some(Prepared {
+            algorithm: params.algorithm,
+            location: params.location,
+            access_key_id,
+            scope,
+            date,
+            region: region_index.unwrap_or_default(),
+            token,
+            signature: params.signature,
+            method: request.method.as_bytes(),
+            path: path.as_bytes(),
+            suffix,
+        }))
+    }
+
+    /// Appends `name:value\n` for every signed header, checking each exists and is valid text.
+    fn canonical_headers(
+        &self,
+        out: &mut Buf,
+        request: &HttpRequest<'_>,
+        signed: &[u8],
+    ) -> Result<(), SigV4Error> {
+        for name in signed.split(|&b| b == b';') {
+            out.extend_from_slice(name);
+            out.push(b':');
+            if name == b"host" || name == b":authority" {
+                let authority = request.authority.as_bytes();
+                if authority.is_empty() {
+                    return Err(SigV4Error::SignedHeaderMissing(Echo::new(name)));
+                }
+                // A `host` line that disagrees with `:authority` is ambiguous.
+                if lines(request, "host").any(|line| line.trim_ascii() != authority.trim_ascii()) {
+                    return Err(SigV4Error::AmbiguousHeader("host"));
+                }
+                if !canonical::valid_header_value(authority) {
+                    return Err(SigV4Error::InvalidHeaderValue(Echo::new(name)));
+                }
+                canonical::push_trimmed(out, authority);
+            } else {
+                let mut count = 0usize;
+                let name_str = std::str::from_utf8(name).unwrap_or_default();
+                for value in lines(request, name_str) {
+                    if !canonical::valid_header_value(value) {
+                        return Err(SigV4Error::InvalidHeaderValue(Echo::new(name)));
+                    }
+                    if count > 0 {
+                        out.push(b',');
+                    }
+                    canonical::push_trimmed(out, value);
+                    count += 1;
+                }
+                if count == 0 {
+                    return Err(SigV4Error::SignedHeaderMissing(Echo::new(name)));
+                }
+            }
+            out.push(b'\n');
+        }
+        Ok(())
+    }
+
+    /// Checks `x-amz-content-sha256` and appends the payload line.
+    fn payload_line(
+        &self,
+        out: &mut Buf,
+        request: &HttpRequest<'_>,
+        signed: &[u8],
+    ) -> Result<(), SigV4Error> {
+        let value = single_value(request, "x-amz-content-sha256")?;
+        let header_signed = is_signed(signed, b"x-amz-content-sha256");
+        match self.settings.payload {
+            PayloadMode::Lattice => {
+                if !header_signed {
+                    return Err(SigV4Error::MissingContentSha256);
+                }
+                if value != Some(UNSIGNED_PAYLOAD.as_bytes()) {
+                    return Err(SigV4Error::SignedPayloadUnsupported);
+                }
+                out.extend_from_slice(UNSIGNED_PAYLOAD.as_bytes());
+            }
+            PayloadMode::Standard => {
+                if value.is_some() && !header_signed {
+                    return Err(SigV4Error::MissingContentSha256);
+                }
+                let body_hash = || -> Option<[u8; 64]> {
+                    let body = request
+                        .body
+                        .or_else(|| looks_bodiless(request).then_some(&[][..]))?;
+                    let mut hex_out = [0u8; 64];
+                    hex::encode_to_slice(Sha256::digest(body), &mut hex_out).ok()?;
+                    Some(hex_out)
+                };
+                match value {
+                    Some(v) if v == UNSIGNED_PAYLOAD.as_bytes() => out.extend_from_slice(v),
+                    Some(v) if v.starts_with(b"STREAMING-") => {
+                        return Err(SigV4Error::StreamingPayloadUnsupported);
+                    }
+                    Some(v) => {
+                        let expected = body_hash().ok_or(SigV4Error::PayloadUnavailable)?;
+                        if v != expected.as_slice() {
+                            return Err(SigV4Error::ContentSha256Mismatch);
+                        }
+                        out.extend_from_slice(v);
+                    }
+                    None => {
+                        let expected = body_hash().ok_or(SigV4Error::PayloadUnavailable)?;
+                        out.extend_from_slice(&expected);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks up (or derives and caches) a key.
+    fn key(
+        &self,
+        key: CacheKey,
+        derive: impl FnOnce() -> Option<CachedKey>,
+    ) -> Result<(CachedKey, CacheOutcome), SigV4Error> {
+        if let Some(found) = self.keys.get(&key) {
+            return Ok((found, CacheOutcome::Hit));
+        }
+        let derived = derive().ok_or(SigV4Error::SignatureDoesNotMatch)?;
+        self.keys.insert(key, derived.clone());
+        Ok((derived, CacheOutcome::Miss))
+    }
+
+    fn check_v4(
+        &self,
+        prepared: &Prepared<'_>,
+        secret: &Secret,
+        signature: &[u8],
+    ) -> Result<(CacheOutcome, PathEncoding), SigV4Error> {
+        let mut expected = [0u8; 32];
+        let provided = decode_lower_hex(signature, &mut expected)
+            .filter(|s| s.len() == 32)
+            .ok_or(SigV4Error::SignatureDoesNotMatch)?;
+        let mut provided_sig = [0u8; 32];
+        provided_sig.copy_from_slice(provided);
+        let date_text = prepared.date.get(..8).unwrap_or_default();
+        let date = std::str::from_utf8(date_text)
+            .ok()
+            .and_then(|d| d.parse::<u32>().ok())
+            .unwrap_or_default();
+        let region = self
+            .settings
+            .regions
+            .get(prepared.region)
+            .map(String::as_bytes)
+            .unwrap_or_default();
+        let (key, cache) = self.key(
+            CacheKey::V4 {
+                secret: secret.fingerprint,
+                date,
+                region: prepared.region,
+            },
+            || {
+                let key = crypto::signing_key(
+                    secret.expose(),
+                    date_text,
+                    region,
+                    self.settings.service.as_bytes(),
+                );
+                Some(CachedKey::V4(Arc::new(key)))
+            },
+        )?;
+        let CachedKey::V4(key) = key else {
+            return Err(SigV4Error::SignatureDoesNotMatch);
+        };
+        let matches = |encoding: PathEncoding| {
+            let digest = prepared.canonical_digest(encoding);
+            let sts = prepared.string_to_sign(&digest);
+            bool::from(key.mac(&sts).ct_eq(&provided_sig))
+        };
+        prepared
+            .try_encodings(&self.settings, matches)
+            .map(|enc| (cache, enc))
+    }
+
+    fn check_v4a(
+        &self,
+        prepared: &Prepared<'_>,
+        secret: &Secret,
+        signature: &[u8],
+    ) -> Result<(CacheOutcome, PathEncoding), SigV4Error> {
+        let mut der = [0u8; 80];
+        let der = decode_lower_hex(signature, &mut der)
+            .filter(|s| s.len() >= 8)
+            .ok_or(SigV4Error::SignatureDoesNotMatch)?;
+        let mut id = Sha256::new();
+        id.update(secret.fingerprint);
+        id.update(prepared.access_key_id);
+        let (key, cache) = self.key(
+            CacheKey::V4a {
+                id: id.finalize().into(),
+            },
+            || {
+                let private = crypto::sigv4a_private_key(secret.expose(), prepared.access_key_id)?;
+                let public = crypto::sigv4a_public_key(&private)?;
+                Some(CachedKey::V4a(Arc::new(public)))
+            },
+        )?;
+        let CachedKey::V4a(point) = key else {
+            return Err(SigV4Error::SignatureDoesNotMatch);
+        };
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_ASN1,
+            point.as_slice(),
+        );
+        let matches = |encoding: PathEncoding| {
+            let digest = prepared.canonical_digest(encoding);
+            let sts = prepared.string_to_sign(&digest);
+            public.verify(&sts, der).is_ok()
+        };
+        prepared
+            .try_encodings(&self.settings, matches)
+            .map(|enc| (cache, enc))
+    }
+}
+
+/// Whether a request shows no sign of a body (no `transfer-encoding`, `content-length` absent or 0).
+fn looks_bodiless(request: &HttpRequest<'_>) -> bool {
+    lines(request, "transfer-encoding").next().is_none()
+        && lines(request, "content-length").all(|v| v.trim_ascii() == b"0")
+}
+
+impl Prepared<'_> {
+    /// Feeds the canonical request for `encoding` to `sink`, piece by piece.
+    fn write_canonical(&self, encoding: PathEncoding, mut sink: impl FnMut(&[u8])) {
+        let mut uri = Buf::new();
+        match encoding {
+            PathEncoding::Double => canonical::double_encoded_uri(&mut uri, self.path),
+            PathEncoding::Single => canonical::single_encoded_uri(&mut uri, self.path),
+        }
+        sink(self.method);
+        sink(b"\n");
+        sink(&uri);
+        sink(&self.suffix);
+    }
+
+    fn canonical_digest(&self, encoding: PathEncoding) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        self.write_canonical(encoding, |part| hasher.update(part));
+        hasher.finalize().into()
+    }
+
+    fn string_to_sign(&self, digest: &[u8; 32]) -> SmallVec<[u8; 192]> {
+        let mut sts = SmallVec::new();
+        sts.extend_from_slice(self.algorithm.name().as_bytes());
+        sts.push(b'\n');
+        sts.extend_from_slice(&self.date);
+        sts.push(b'\n');
+        sts.extend_from_slice(&self.scope);
+        sts.push(b'\n');
+        let mut hex_digest = [0u8; 64];
+        if hex::encode_to_slice(digest, &mut hex_digest).is_ok() {
+            sts.extend_from_slice(&hex_digest);
+        }
+        sts
+    }
+
+    /// Double-encoded first; the single-encoded path only when allowed and different.
+    fn try_encodings(
+        &self,
+        settings: &Settings,
+        mut matches: impl FnMut(PathEncoding) -> bool,
+    ) -> Result<PathEncoding, SigV4Error> {
+        if matches(PathEncoding::Double) {
+            return Ok(PathEncoding::Double);
+        }
+        if settings.single_encoding_fallback {
+            let mut double = Buf::new();
+            canonical::double_encoded_uri(&mut double, self.path);
+            let mut single = Buf::new();
+            canonical::single_encoded_uri(&mut single, self.path);
+            if double != single && matches(PathEncoding::Single) {
+                return Ok(PathEncoding::Single);
+            }
+        }
+        Err(SigV4Error::SignatureDoesNotMatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+        assert_eq!(format!("{s:?}"), "** redacted **");
+        let c = Credential {
+            secret: &s,
+            session_token: None,
+            expires_at: None,
+            principal: &"p",
+        };
+        assert!(!format!("{c:?}").contains("EXAMPLEKEY"));
+    }
+
+    #[test]
+    fn request_debug_redacts_signature_and_token() {
+        let headers = [
+            Header {
+                name: "authorization",
+                value: b"AWS4-HMAC-SHA256 Signature=deadbeef",
+            },
+            Header {
+                name: "x-amz-security-token",
+                value: b"TOKEN",
+            },
+        ];
+        let r = HttpRequest {
+            method: "GET",
+            target: "/?X-Amz-Signature=cafe",
+            authority: "h",
+            headers: &headers,
+            body: None,
+        };
+        let text = format!("{r:?}");
+        assert!(!text.contains("deadbeef") && !text.contains("TOKEN") && !text.contains("cafe"));
+    }
+
+    #[test]
+    fn glob() {
+        assert!(glob_match(b"*", b"us-east-1"));
+        assert!(glob_match(b"us-west-*", b"us-west-2"));
+        assert!(!glob_match(b"us-west-*", b"us-east-1"));
+        assert!(glob_match(b"us-*-1", b"us-east-1"));
+        assert!(glob_match(b"ap-northeast-1", b"ap-northeast-1"));
+        assert!(!glob_match(b"ap-northeast-1", b"ap-northeast-10"));
+        assert!(!glob_match(b"", b"x"));
+    }
+
+    #[test]
+    fn signed_headers_syntax() {
+        assert!(check_signed_headers(b"host;x-amz-date").is_ok());
+        assert!(check_signed_headers(b":authority;host").is_ok());
+        assert!(check_signed_headers(b"x-amz-date;host").is_err());
+        assert!(check_signed_headers(b"host;host").is_err());
+        assert!(check_signed_headers(b"Host").is_err());
+        assert!(check_signed_headers(b"host;;x").is_err());
+        assert!(check_signed_headers(b"").is_err());
     }
 }

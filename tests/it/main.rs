@@ -3,4 +3,8 @@
 mod decisions;
 mod grpc_check;
 mod reload;
+mod sigv4_clients;
+mod sigv4_common;
+mod sigv4_lattice;
+mod sigv4_suite;
 mod support;
