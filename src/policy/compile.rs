@@ -716,7 +716,14 @@ fn values(
             }
             Values::Null(vals.into_boxed_slice())
         }
-        Family::Numeric => Values::Num(parse_all(list, written, "number", Decimal::parse, site, diags)?),
+        Family::Numeric => Values::Num(parse_all(
+            list,
+            written,
+            "number (at most 20 digits before and 18 after the decimal point, no exponent)",
+            Decimal::parse,
+            site,
+            diags,
+        )?),
         Family::Date => Values::Date(parse_all(list, written, "date", Timestamp::parse, site, diags)?),
         Family::Binary => Values::Binary(parse_all(
             list,

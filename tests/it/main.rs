@@ -1,1 +1,5 @@
 //! Integration tests: one binary, one module per concern.
+
+mod policy_props;
+mod policy_validation;
+mod policy_vectors;
