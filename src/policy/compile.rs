@@ -102,7 +102,7 @@ pub(crate) fn compile(
                     codes::DUPLICATE_SID,
                     &format!("{}/Sid", st.pointer),
                     site,
-                    format!("Statement IDs (SID) in a single policy must be unique: `{sid}` is used more than once."),
+                    format!("Statement IDs (SID) in a single policy must be unique. `{sid}` is used more than once."),
                 );
             }
             sids.push(sid);
@@ -207,6 +207,15 @@ fn actions(list: &List, vars: bool, site: Site<'_>, diags: &mut Diags) -> Action
             out.any = true;
             continue;
         }
+        if vars && has_variables(a) {
+            diags.error(
+                codes::INVALID_VARIABLE,
+                &p,
+                site,
+                "Variable unsupported in element: policy variables are allowed only in Resource, NotResource and Condition values.",
+            );
+            continue;
+        }
         let Some((vendor, name)) = a.split_once(':') else {
             diags.error(
                 codes::INVALID_ACTION,
@@ -243,15 +252,6 @@ fn actions(list: &List, vars: bool, site: Site<'_>, diags: &mut Diags) -> Action
                 &p,
                 site,
                 format!("Vendor {vendor} is not valid"),
-            );
-            continue;
-        }
-        if vars && has_variables(a) {
-            diags.error(
-                codes::INVALID_VARIABLE,
-                &p,
-                site,
-                "Variable unsupported in element: policy variables are allowed only in Resource, NotResource and Condition values.",
             );
             continue;
         }
@@ -295,7 +295,7 @@ fn resources(list: &List, vars: bool, site: Site<'_>, diags: &mut Diags) -> Reso
             }
             continue;
         }
-        let Some([_, partition, service, region, _, _]) = arn::split6(r) else {
+        let Some([_, partition, service, region, account, _]) = arn::split6(r) else {
             let colons = r.matches(':').count();
             if colons < 2 || r.split(':').nth(2).is_none_or(str::is_empty) {
                 diags.error(
@@ -332,7 +332,10 @@ fn resources(list: &List, vars: bool, site: Site<'_>, diags: &mut Diags) -> Reso
             );
             continue;
         }
-        if matches!(service, "s3" | "iam") && !region.is_empty() && region != "*" {
+        // IAM is global; S3 bucket and object ARNs (no account) carry no region, while S3
+        // access points (`arn:aws:s3:us-west-2:123456789012:accesspoint/x`) do.
+        let regional = !region.is_empty() && region != "*";
+        if regional && (service == "iam" || (service == "s3" && account.is_empty())) {
             diags.error(
                 codes::INVALID_RESOURCE,
                 &p,
