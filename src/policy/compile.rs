@@ -223,6 +223,7 @@ fn actions(list: &List, vars: bool, site: Site<'_>, diags: &mut Diags) -> Action
                 site,
                 format!("{VENDOR_MESSAGE} Found `{a}`."),
             );
+            diags.hint("Write actions as `service:Action`, e.g. `vpc-lattice-svcs:Invoke`.");
             continue;
         };
         if name.contains(':') {
