@@ -2,6 +2,9 @@
 
 mod decisions;
 mod grpc_check;
+mod policy_props;
+mod policy_validation;
+mod policy_vectors;
 mod reload;
 mod sigv4_clients;
 mod sigv4_common;
