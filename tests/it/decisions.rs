@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use lattice_authz::lattice::spec::{DocumentSpec, InlinePolicySpec, WorldSpec};
 use serde::Deserialize;
 
-use crate::support::{self, check_request, Creds, Harness, HeaderMode, Summary};
+use crate::support::{self, Creds, Harness, HeaderMode, Summary, check_request};
 
 #[derive(Debug, Deserialize)]
 struct Expect {
@@ -50,7 +50,10 @@ fn creds(name: &str) -> Option<Creds> {
 
 /// Flips one hex digit of the `Signature=` value.
 fn tamper_signature(headers: &mut [(String, String)]) {
-    let (_, auth) = headers.iter_mut().find(|(k, _)| k == "authorization").unwrap();
+    let (_, auth) = headers
+        .iter_mut()
+        .find(|(k, _)| k == "authorization")
+        .unwrap();
     let at = auth.find("Signature=").unwrap() + "Signature=".len();
     let flipped = if &auth[at..=at] == "0" { "1" } else { "0" };
     auth.replace_range(at..=at, flipped);
@@ -67,9 +70,20 @@ fn assert_expected(name: &str, got: &Summary, expect: &Expect, body: Option<Stri
     } else {
         assert_eq!(got.grpc_code, 7, "{name}: PERMISSION_DENIED");
         assert_eq!(Some(&got.body), body.as_ref(), "{name}");
-        let exception = expect.exception.as_deref().unwrap_or("AccessDeniedException");
-        assert_eq!(got.headers.get("x-amzn-errortype").map(String::as_str), Some(exception), "{name}");
-        assert_eq!(got.headers.get("content-type").map(String::as_str), Some("text/plain"), "{name}");
+        let exception = expect
+            .exception
+            .as_deref()
+            .unwrap_or("AccessDeniedException");
+        assert_eq!(
+            got.headers.get("x-amzn-errortype").map(String::as_str),
+            Some(exception),
+            "{name}"
+        );
+        assert_eq!(
+            got.headers.get("content-type").map(String::as_str),
+            Some("text/plain"),
+            "{name}"
+        );
     }
 }
 
@@ -84,7 +98,11 @@ fn example_world_rows() {
     assert_eq!(file.cases.len(), 8);
     let harness = Harness::example();
     for case in &file.cases {
-        let extra: Vec<(&str, &str)> = case.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let extra: Vec<(&str, &str)> = case
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let mut headers = match creds(&case.caller) {
             None => support::unsigned(&case.host, &extra),
             Some(c) => support::signed(&case.method, &case.host, &case.path, &extra, c),
@@ -93,8 +111,19 @@ fn example_world_rows() {
             tamper_signature(&mut headers);
         }
         for mode in [HeaderMode::Raw, HeaderMode::Joined] {
-            let got = harness.check(&check_request(&case.method, &case.path, &headers, &case.source, mode));
-            assert_expected(&format!("row {} ({mode:?})", case.row), &got, &case.expect, case.expect.body.clone());
+            let got = harness.check(&check_request(
+                &case.method,
+                &case.path,
+                &headers,
+                &case.source,
+                mode,
+            ));
+            assert_expected(
+                &format!("row {} ({mode:?})", case.row),
+                &got,
+                &case.expect,
+                case.expect.body.clone(),
+            );
         }
     }
 }
@@ -127,31 +156,65 @@ struct Table {
 }
 
 const TABLE_HOST: &str = "rates-0123456789abcdef0.7d67968.vpc-lattice-svcs.us-west-2.on.aws";
-const CALLER: Creds =
-    Creds { access_key_id: "AKIACALLEREXAMPLE001", secret: "CallerSecretKeyEXAMPLEEXAMPLEEXAMPLE0001", token: None };
+const CALLER: Creds = Creds {
+    access_key_id: "AKIACALLEREXAMPLE001",
+    secret: "CallerSecretKeyEXAMPLEEXAMPLEEXAMPLE0001",
+    token: None,
+};
 
 #[test]
 fn lattice_decision_table() {
-    let table: Table = serde_saphyr::from_str(&std::fs::read_to_string("tests/data/decisions/decision_table.yaml").unwrap()).unwrap();
-    let base: WorldSpec = serde_saphyr::from_str(&std::fs::read_to_string("tests/data/decisions/table_world.yaml").unwrap()).unwrap();
+    let table: Table = serde_saphyr::from_str(
+        &std::fs::read_to_string("tests/data/decisions/decision_table.yaml").unwrap(),
+    )
+    .unwrap();
+    let base: WorldSpec = serde_saphyr::from_str(
+        &std::fs::read_to_string("tests/data/decisions/table_world.yaml").unwrap(),
+    )
+    .unwrap();
     let doc = |name: &String| DocumentSpec {
-        document: Some(serde_json::Value::String(table.policies.get(name).unwrap_or_else(|| panic!("no policy {name}")).clone())),
+        document: Some(serde_json::Value::String(
+            table
+                .policies
+                .get(name)
+                .unwrap_or_else(|| panic!("no policy {name}"))
+                .clone(),
+        )),
         document_file: None,
     };
     assert!(table.cases.len() >= 20);
     for case in &table.cases {
         let mut world = base.clone();
-        world.service_networks[0].auth_type.clone_from(&case.network.auth_type);
+        world.service_networks[0]
+            .auth_type
+            .clone_from(&case.network.auth_type);
         world.service_networks[0].auth_policy = case.network.policy.as_ref().map(doc);
-        world.services[0].auth_type.clone_from(&case.service.auth_type);
+        world.services[0]
+            .auth_type
+            .clone_from(&case.service.auth_type);
         world.services[0].auth_policy = case.service.policy.as_ref().map(doc);
-        world.users[0].policies = case.identity.iter().map(|p| InlinePolicySpec { name: p.clone(), document: doc(p) }).collect();
+        world.users[0].policies = case
+            .identity
+            .iter()
+            .map(|p| InlinePolicySpec {
+                name: p.clone(),
+                document: doc(p),
+            })
+            .collect();
         let harness = Harness::world(&serde_json::to_string(&world).unwrap());
         let path = case.path.as_deref().unwrap_or("/");
         let (mut headers, caller) = match case.caller.as_str() {
             "anonymous" => (support::unsigned(TABLE_HOST, &[]), "anonymous"),
             "signed" | "bad-signature" => (
-                support::sign_lattice("GET", TABLE_HOST, path, &[], CALLER, "us-west-2", support::test_time()),
+                support::sign_lattice(
+                    "GET",
+                    TABLE_HOST,
+                    path,
+                    &[],
+                    CALLER,
+                    "us-west-2",
+                    support::test_time(),
+                ),
                 "arn:aws:iam::123456789012:user/caller",
             ),
             other => panic!("unknown caller {other}"),
@@ -159,15 +222,30 @@ fn lattice_decision_table() {
         if case.caller == "bad-signature" {
             tamper_signature(&mut headers);
         }
-        let resource = format!("arn:aws:vpc-lattice:us-west-2:123456789012:service/svc-0123456789abcdef0{path}");
-        let body = case.expect.body.as_ref().map(|b| b.replace("{caller}", caller).replace("{resource}", &resource));
-        let exception = case.expect.body.as_ref().and_then(|b| b.split(':').next()).map(str::to_owned);
+        let resource = format!(
+            "arn:aws:vpc-lattice:us-west-2:123456789012:service/svc-0123456789abcdef0{path}"
+        );
+        let body = case.expect.body.as_ref().map(|b| {
+            b.replace("{caller}", caller)
+                .replace("{resource}", &resource)
+        });
+        let exception = case
+            .expect
+            .body
+            .as_ref()
+            .and_then(|b| b.split(':').next())
+            .map(str::to_owned);
         let expect = Expect { exception, ..serde_saphyr::from_str(&serde_json::to_string(&serde_json::json!({
             "status": case.expect.status, "reason": case.expect.reason, "headers": case.expect.headers,
         })).unwrap()).unwrap() };
         for mode in [HeaderMode::Raw, HeaderMode::Joined] {
             let got = harness.check(&check_request("GET", path, &headers, "10.0.0.5", mode));
-            assert_expected(&format!("{} ({mode:?})", case.name), &got, &expect, body.clone());
+            assert_expected(
+                &format!("{} ({mode:?})", case.name),
+                &got,
+                &expect,
+                body.clone(),
+            );
         }
     }
 }

@@ -12,7 +12,7 @@ use lattice_authz::config::Settings;
 use lattice_authz::pb::diagnostics_client::DiagnosticsClient;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::{self, check_request, HeaderMode, Summary};
+use crate::support::{self, HeaderMode, Summary, check_request};
 
 pub(crate) fn loopback_settings() -> Settings {
     Settings {
@@ -25,45 +25,98 @@ pub(crate) fn loopback_settings() -> Settings {
 /// A plain HTTP/1.1 GET: (status, body).
 pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let status = out.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
 pub(crate) fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.trim().parse().ok())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_health_explain_and_metrics_over_loopback() {
-    let running = app::start(loopback_settings(), Arc::new(FixedClock(support::test_time()))).await.unwrap();
+    let running = app::start(
+        loopback_settings(),
+        Arc::new(FixedClock(support::test_time())),
+    )
+    .await
+    .unwrap();
     let endpoint = format!("http://{}", running.grpc_addr);
 
-    let mut health = HealthClient::new(tonic::transport::Channel::from_shared(endpoint.clone()).unwrap().connect().await.unwrap());
+    let mut health = HealthClient::new(
+        tonic::transport::Channel::from_shared(endpoint.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
     for service in ["", "envoy.service.auth.v3.Authorization"] {
         let status = health
-            .check(tonic_health::pb::HealthCheckRequest { service: service.into() })
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .unwrap()
             .into_inner()
             .status;
-        assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{service:?}");
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
     }
 
-    let mut client = AuthorizationClient::connect(endpoint.clone()).await.unwrap();
+    let mut client = AuthorizationClient::connect(endpoint.clone())
+        .await
+        .unwrap();
     let allowed = support::signed("GET", support::NGINX_HOST, "/", &[], support::LATTICEUSER);
-    let response = client.check(check_request("GET", "/", &allowed, "127.0.0.1", HeaderMode::Raw)).await.unwrap().into_inner();
+    let response = client
+        .check(check_request(
+            "GET",
+            "/",
+            &allowed,
+            "127.0.0.1",
+            HeaderMode::Raw,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     let summary = Summary::of(&response);
     assert_eq!((summary.status, summary.reason.as_str()), (200, "allowed"));
     // Client-supplied copies of the identity headers we do not set are removed.
     assert_eq!(summary.removed, Vec::<String>::new());
 
-    let anonymous = support::unsigned(support::NGINX_HOST, &[("x-amzn-lattice-identity", "Principal=spoofed")]);
-    let response = client.check(check_request("GET", "/", &anonymous, "127.0.0.1", HeaderMode::Joined)).await.unwrap().into_inner();
+    let anonymous = support::unsigned(
+        support::NGINX_HOST,
+        &[("x-amzn-lattice-identity", "Principal=spoofed")],
+    );
+    let response = client
+        .check(check_request(
+            "GET",
+            "/",
+            &anonymous,
+            "127.0.0.1",
+            HeaderMode::Joined,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     let summary = Summary::of(&response);
     assert_eq!((summary.grpc_code, summary.status), (7, 403));
     assert_eq!(
@@ -76,12 +129,35 @@ async fn check_health_explain_and_metrics_over_loopback() {
 
     // An anonymous allow (hello is auth NONE, the network allows the organization) strips the
     // client's identity headers and sets only the network ones.
-    let hello = support::unsigned(support::HELLO_HOST, &[("x-amzn-lattice-identity", "Principal=spoofed")]);
-    let response = client.check(check_request("GET", "/", &hello, "127.0.0.1", HeaderMode::Raw)).await.unwrap().into_inner();
+    let hello = support::unsigned(
+        support::HELLO_HOST,
+        &[("x-amzn-lattice-identity", "Principal=spoofed")],
+    );
+    let response = client
+        .check(check_request(
+            "GET",
+            "/",
+            &hello,
+            "127.0.0.1",
+            HeaderMode::Raw,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     let summary = Summary::of(&response);
     assert_eq!(summary.status, 200);
-    assert_eq!(summary.removed, vec!["x-amzn-lattice-identity", "x-amzn-lattice-identity-tags"]);
-    assert_eq!(summary.headers.keys().collect::<Vec<_>>(), vec!["x-amzn-lattice-network", "x-amzn-lattice-target", "x-amzn-source-vpc"]);
+    assert_eq!(
+        summary.removed,
+        vec!["x-amzn-lattice-identity", "x-amzn-lattice-identity-tags"]
+    );
+    assert_eq!(
+        summary.headers.keys().collect::<Vec<_>>(),
+        vec![
+            "x-amzn-lattice-network",
+            "x-amzn-lattice-target",
+            "x-amzn-source-vpc"
+        ]
+    );
 
     let mut diagnostics = DiagnosticsClient::connect(endpoint).await.unwrap();
     let explained = diagnostics
@@ -97,8 +173,19 @@ async fn check_health_explain_and_metrics_over_loopback() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((explained.decision.as_str(), explained.reason.as_str(), explained.layer.as_str()), ("deny", "no_service_policy", "service_policy"));
-    let layers: Vec<_> = explained.trace.iter().map(|t| (t.layer.as_str(), t.outcome.as_str())).collect();
+    assert_eq!(
+        (
+            explained.decision.as_str(),
+            explained.reason.as_str(),
+            explained.layer.as_str()
+        ),
+        ("deny", "no_service_policy", "service_policy")
+    );
+    let layers: Vec<_> = explained
+        .trace
+        .iter()
+        .map(|t| (t.layer.as_str(), t.outcome.as_str()))
+        .collect();
     assert_eq!(
         layers,
         vec![
@@ -109,22 +196,59 @@ async fn check_health_explain_and_metrics_over_loopback() {
             ("identity_policy", "skipped"),
         ]
     );
-    assert!(explained.trace[3].detail.starts_with("auth policy of svc-08c822987a0b6ab7d: no statement applies"), "{:?}", explained.trace[3]);
+    assert!(
+        explained.trace[3]
+            .detail
+            .starts_with("auth policy of svc-08c822987a0b6ab7d: no statement applies"),
+        "{:?}",
+        explained.trace[3]
+    );
 
     let (status, text) = http_get(running.metrics_addr, "/metrics");
     assert_eq!(status, 200);
-    assert_eq!(metric(&text, r#"lattice_authz_checks_total{decision="allow",reason="allowed"}"#), Some(2.0), "{text}");
-    assert_eq!(metric(&text, r#"lattice_authz_checks_total{decision="deny",reason="no_service_policy"}"#), Some(1.0));
     assert_eq!(
-        metric(&text, r#"grpc_server_handled_total{grpc_type="unary",grpc_service="envoy.service.auth.v3.Authorization",grpc_method="Check",grpc_code="OK"}"#),
+        metric(
+            &text,
+            r#"lattice_authz_checks_total{decision="allow",reason="allowed"}"#
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"lattice_authz_checks_total{decision="deny",reason="no_service_policy"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"grpc_server_handled_total{grpc_type="unary",grpc_service="envoy.service.auth.v3.Authorization",grpc_method="Check",grpc_code="OK"}"#
+        ),
         Some(3.0),
         "{text}"
     );
-    assert_eq!(metric(&text, r#"lattice_authz_reloads_total{result="success"}"#), Some(1.0));
-    assert_eq!(metric(&text, "lattice_authz_snapshot_generation"), Some(1.0));
-    assert!(text.contains("lattice_authz_sigv4_verify_duration_seconds_bucket"), "{text}");
-    assert_eq!(http_get(running.metrics_addr, "/readyz"), (200, "ready: generation 1\n".into()));
-    assert_eq!(http_get(running.metrics_addr, "/healthz"), (200, "ok\n".into()));
+    assert_eq!(
+        metric(&text, r#"lattice_authz_reloads_total{result="success"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&text, "lattice_authz_snapshot_generation"),
+        Some(1.0)
+    );
+    assert!(
+        text.contains("lattice_authz_sigv4_verify_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert_eq!(
+        http_get(running.metrics_addr, "/readyz"),
+        (200, "ready: generation 1\n".into())
+    );
+    assert_eq!(
+        http_get(running.metrics_addr, "/healthz"),
+        (200, "ok\n".into())
+    );
     assert_eq!(http_get(running.metrics_addr, "/nope").0, 404);
 
     running.stop().await.unwrap();
@@ -135,17 +259,51 @@ async fn not_ready_until_a_world_loads_and_fails_closed() {
     let dir = tempfile::tempdir().unwrap();
     let world = dir.path().join("world.yaml");
     std::fs::write(&world, "region: [not, a, region]\n").unwrap();
-    let settings = Settings { world: Some(world.clone()), reload_interval: std::time::Duration::from_millis(50), ..loopback_settings() };
-    let running = app::start(settings, Arc::new(FixedClock(support::test_time()))).await.unwrap();
+    let settings = Settings {
+        world: Some(world.clone()),
+        reload_interval: std::time::Duration::from_millis(50),
+        ..loopback_settings()
+    };
+    let running = app::start(settings, Arc::new(FixedClock(support::test_time())))
+        .await
+        .unwrap();
     assert_eq!(http_get(running.metrics_addr, "/readyz").0, 503);
 
-    let mut client = AuthorizationClient::connect(format!("http://{}", running.grpc_addr)).await.unwrap();
-    let request = check_request("GET", "/", &support::unsigned(support::HELLO_HOST, &[]), "127.0.0.1", HeaderMode::Raw);
+    let mut client = AuthorizationClient::connect(format!("http://{}", running.grpc_addr))
+        .await
+        .unwrap();
+    let request = check_request(
+        "GET",
+        "/",
+        &support::unsigned(support::HELLO_HOST, &[]),
+        "127.0.0.1",
+        HeaderMode::Raw,
+    );
     let error = client.check(request.clone()).await.unwrap_err();
-    assert_eq!(error.code(), tonic::Code::Unavailable, "no world: a gRPC error so Envoy fails closed");
-    let mut health = HealthClient::new(tonic::transport::Channel::from_shared(format!("http://{}", running.grpc_addr)).unwrap().connect().await.unwrap());
-    let status = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap().into_inner().status;
-    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::NotServing as i32);
+    assert_eq!(
+        error.code(),
+        tonic::Code::Unavailable,
+        "no world: a gRPC error so Envoy fails closed"
+    );
+    let mut health = HealthClient::new(
+        tonic::transport::Channel::from_shared(format!("http://{}", running.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
+    );
 
     // Fix the world: the reload loop picks it up and the sidecar becomes ready.
     std::fs::write(&world, lattice_authz::lattice::World::EXAMPLE_YAML).unwrap();
@@ -157,7 +315,18 @@ async fn not_ready_until_a_world_loads_and_fails_closed() {
     let summary = Summary::of(&client.check(request).await.unwrap().into_inner());
     assert_eq!(summary.status, 200);
     let (_, text) = http_get(running.metrics_addr, "/metrics");
-    assert_eq!(metric(&text, r#"lattice_authz_checks_total{decision="error",reason="not_ready"}"#), Some(1.0), "{text}");
-    assert_eq!(metric(&text, r#"lattice_authz_reloads_total{result="failure"}"#), Some(1.0), "{text}");
+    assert_eq!(
+        metric(
+            &text,
+            r#"lattice_authz_checks_total{decision="error",reason="not_ready"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, r#"lattice_authz_reloads_total{result="failure"}"#),
+        Some(1.0),
+        "{text}"
+    );
     running.stop().await.unwrap();
 }

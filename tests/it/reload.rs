@@ -2,8 +2,8 @@
 //! counted, and no check fails or answers wrongly while it happens. Also: an overrun deadline
 //! never allows.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use lattice_authz::authz::{AuthzService, FixedClock};
@@ -11,10 +11,11 @@ use lattice_authz::lattice::World;
 use lattice_authz::metrics::Metrics;
 use lattice_authz::store::{Reload, Store};
 
-use crate::support::{self, check_request, Harness, HeaderMode, Summary};
+use crate::support::{self, Harness, HeaderMode, Summary, check_request};
 
-const USER: &str = "arn:aws:iam::917561075114:user/latticeuser";
-const CLIENT: &str = "arn:aws:iam::917561075114:user/latticeclient";
+/// Quoted: the policy's principal, not the user's own definition.
+const USER: &str = "\"arn:aws:iam::917561075114:user/latticeuser\"";
+const CLIENT: &str = "\"arn:aws:iam::917561075114:user/latticeclient\"";
 
 #[test]
 fn policy_change_invalid_change_and_back_under_concurrent_checks() {
@@ -32,7 +33,12 @@ fn policy_change_invalid_change_and_back_under_concurrent_checks() {
     let answered = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..2)
         .map(|_| {
-            let (service, stop, answered, request) = (service.clone(), stop.clone(), answered.clone(), user_request.clone());
+            let (service, stop, answered, request) = (
+                service.clone(),
+                stop.clone(),
+                answered.clone(),
+                user_request.clone(),
+            );
             std::thread::spawn(move || {
                 let mut errors = 0;
                 while !stop.load(Ordering::Relaxed) {
@@ -52,30 +58,58 @@ fn policy_change_invalid_change_and_back_under_concurrent_checks() {
 
     // 1. Change the policy: latticeclient instead of latticeuser.
     std::fs::write(&world, World::EXAMPLE_YAML.replace(USER, CLIENT)).unwrap();
-    assert!(matches!(store.poll(support::test_time()), Reload::Loaded(..)));
+    let reload = store.poll(support::test_time());
+    assert!(matches!(reload, Reload::Loaded(..)), "{reload:#?}");
     assert_eq!(store.current().unwrap().generation, 2);
     assert_eq!((status(&user_request), status(&client_request)), (403, 200));
-    assert_eq!(store.last_cache_stats().misses, 1, "only the changed policy is recompiled");
+    assert_eq!(
+        store.last_cache_stats().misses,
+        1,
+        "only the changed policy is recompiled"
+    );
 
     // 2. An invalid change (bad JSON in the policy) keeps generation 2 serving.
-    std::fs::write(&world, World::EXAMPLE_YAML.replace(USER, CLIENT).replace("\"Effect\": \"Allow\", \"Principal\": {", "\"Effect\": \"Allow\" \"Principal\": {")).unwrap();
-    let Reload::Failed(error) = store.poll(support::test_time()) else { panic!("invalid world loaded") };
+    std::fs::write(
+        &world,
+        World::EXAMPLE_YAML.replace(USER, CLIENT).replace(
+            "\"Effect\": \"Allow\", \"Principal\": {",
+            "\"Effect\": \"Allow\" \"Principal\": {",
+        ),
+    )
+    .unwrap();
+    let Reload::Failed(error) = store.poll(support::test_time()) else {
+        panic!("invalid world loaded")
+    };
     assert!(error.errors().count() >= 1, "{error:?}");
     assert_eq!(store.current().unwrap().generation, 2);
     assert_eq!((status(&user_request), status(&client_request)), (403, 200));
 
     // A truncated file and a deleted file change nothing either.
-    std::fs::write(&world, &World::EXAMPLE_YAML[..200]).unwrap();
-    assert!(matches!(store.poll(support::test_time()), Reload::Failed(_)));
+    // (Cut inside a quoted policy: a cut at a line boundary can leave a smaller valid world.)
+    let cut = World::EXAMPLE_YAML.find("document: '{\"Version\"").unwrap() + 30;
+    std::fs::write(&world, &World::EXAMPLE_YAML[..cut]).unwrap();
+    assert!(matches!(
+        store.poll(support::test_time()),
+        Reload::Failed(_)
+    ));
     std::fs::remove_file(&world).unwrap();
-    assert!(matches!(store.poll(support::test_time()), Reload::Failed(_)));
+    assert!(matches!(
+        store.poll(support::test_time()),
+        Reload::Failed(_)
+    ));
     assert_eq!((status(&user_request), status(&client_request)), (403, 200));
 
     // 3. Back to the original.
     std::fs::write(&world, World::EXAMPLE_YAML).unwrap();
-    assert!(matches!(store.poll(support::test_time()), Reload::Loaded(..)));
+    assert!(matches!(
+        store.poll(support::test_time()),
+        Reload::Loaded(..)
+    ));
     assert_eq!((status(&user_request), status(&client_request)), (200, 403));
-    assert!(matches!(store.poll(support::test_time()), Reload::Unchanged));
+    assert!(matches!(
+        store.poll(support::test_time()),
+        Reload::Unchanged
+    ));
 
     stop.store(true, Ordering::Relaxed);
     let errors: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
@@ -89,17 +123,35 @@ fn a_policy_file_beside_the_world_reloads_when_edited() {
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::917561075114:user/latticeuser"},"Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}"#;
     std::fs::create_dir(dir.path().join("policies")).unwrap();
     std::fs::write(dir.path().join("policies/nginx.json"), policy).unwrap();
-    let start = World::EXAMPLE_YAML.find("    authPolicy:\n      document: '{\"Version\"").unwrap();
+    let start = World::EXAMPLE_YAML
+        .find("    authPolicy:\n      document: '{\"Version\"")
+        .unwrap();
     let end = start + World::EXAMPLE_YAML[start..].find("}]}'\n").unwrap() + "}]}'\n".len();
-    let yaml = format!("{}    authPolicy:\n      documentFile: policies/nginx.json\n{}", &World::EXAMPLE_YAML[..start], &World::EXAMPLE_YAML[end..]);
+    let yaml = format!(
+        "{}    authPolicy:\n      documentFile: policies/nginx.json\n{}",
+        &World::EXAMPLE_YAML[..start],
+        &World::EXAMPLE_YAML[end..]
+    );
     std::fs::write(dir.path().join("world.yaml"), yaml).unwrap();
-    let settings = lattice_authz::config::Settings { world: Some(dir.path().to_path_buf()), ..Default::default() };
+    let settings = lattice_authz::config::Settings {
+        world: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
     let store = Store::new(settings);
-    assert!(matches!(store.poll(support::test_time()), Reload::Loaded(..)));
+    assert!(matches!(
+        store.poll(support::test_time()),
+        Reload::Loaded(..)
+    ));
     let decide = |store: &Store, creds| {
         let snapshot = store.current().unwrap();
         let headers = support::signed("GET", support::NGINX_HOST, "/", &[], creds);
-        let sigv4: Vec<_> = headers.iter().map(|(k, v)| lattice_authz::sigv4::Header { name: k, value: v.as_bytes() }).collect();
+        let sigv4: Vec<_> = headers
+            .iter()
+            .map(|(k, v)| lattice_authz::sigv4::Header {
+                name: k,
+                value: v.as_bytes(),
+            })
+            .collect();
         let request = lattice_authz::lattice::Request {
             method: "GET",
             target: "/",
@@ -111,30 +163,82 @@ fn a_policy_file_beside_the_world_reloads_when_edited() {
             destination: None,
             vpc_endpoint: None,
         };
-        snapshot.world.authorize(&snapshot.verifier, &request, support::test_time()).reason.as_str()
+        snapshot
+            .world
+            .authorize(&snapshot.verifier, &request, support::test_time())
+            .reason
+            .as_str()
     };
     assert_eq!(decide(&store, support::LATTICECLIENT), "no_service_policy");
-    std::fs::write(dir.path().join("policies/nginx.json"), policy.replace(USER, CLIENT)).unwrap();
-    assert!(matches!(store.poll(support::test_time()), Reload::Loaded(..)), "editing the referenced file reloads");
+    std::fs::write(
+        dir.path().join("policies/nginx.json"),
+        policy.replace(USER, CLIENT),
+    )
+    .unwrap();
+    assert!(
+        matches!(store.poll(support::test_time()), Reload::Loaded(..)),
+        "editing the referenced file reloads"
+    );
     assert_eq!(decide(&store, support::LATTICECLIENT), "allowed");
 }
 
 #[test]
 fn an_overrun_deadline_is_an_error_never_an_allow() {
     let harness = Harness::example();
-    let metrics = Arc::new(Metrics::new(&lattice_authz::app::deny_reasons(), lattice_authz::authz::ERROR_REASONS, "test"));
-    let service = AuthzService::new(harness.store.clone(), metrics.clone(), Arc::new(FixedClock(support::test_time())), true, Duration::ZERO);
+    let metrics = Arc::new(Metrics::new(
+        &lattice_authz::app::deny_reasons(),
+        lattice_authz::authz::ERROR_REASONS,
+        "test",
+    ));
+    let service = AuthzService::new(
+        harness.store.clone(),
+        metrics.clone(),
+        Arc::new(FixedClock(support::test_time())),
+        true,
+        Duration::ZERO,
+    );
     let allowed = support::signed("GET", support::NGINX_HOST, "/", &[], support::LATTICEUSER);
-    let error = service.check_request(&check_request("GET", "/", &allowed, "127.0.0.1", HeaderMode::Raw)).unwrap_err();
+    let error = service
+        .check_request(&check_request(
+            "GET",
+            "/",
+            &allowed,
+            "127.0.0.1",
+            HeaderMode::Raw,
+        ))
+        .unwrap_err();
     assert_eq!(error.code(), tonic::Code::DeadlineExceeded);
-    assert!(metrics.render().contains(r#"lattice_authz_checks_total{decision="error",reason="deadline_exceeded"} 1"#));
+    assert!(
+        metrics.render().contains(
+            r#"lattice_authz_checks_total{decision="error",reason="deadline_exceeded"} 1"#
+        )
+    );
 }
 
 #[test]
 fn no_world_is_unavailable() {
     let store = Arc::new(Store::new(lattice_authz::config::Settings::default()));
-    let metrics = Arc::new(Metrics::new(&lattice_authz::app::deny_reasons(), lattice_authz::authz::ERROR_REASONS, "test"));
-    let service = AuthzService::new(store, metrics, Arc::new(FixedClock(support::test_time())), true, Duration::from_secs(1));
-    let request = check_request("GET", "/", &support::unsigned(support::HELLO_HOST, &[]), "127.0.0.1", HeaderMode::Raw);
-    assert_eq!(service.check_request(&request).unwrap_err().code(), tonic::Code::Unavailable);
+    let metrics = Arc::new(Metrics::new(
+        &lattice_authz::app::deny_reasons(),
+        lattice_authz::authz::ERROR_REASONS,
+        "test",
+    ));
+    let service = AuthzService::new(
+        store,
+        metrics,
+        Arc::new(FixedClock(support::test_time())),
+        true,
+        Duration::from_secs(1),
+    );
+    let request = check_request(
+        "GET",
+        "/",
+        &support::unsigned(support::HELLO_HOST, &[]),
+        "127.0.0.1",
+        HeaderMode::Raw,
+    );
+    assert_eq!(
+        service.check_request(&request).unwrap_err().code(),
+        tonic::Code::Unavailable
+    );
 }

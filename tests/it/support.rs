@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse, HttpResponse};
-use envoy_types::pb::envoy::config::core::v3::{address, socket_address, Address, HeaderMap, HeaderValue, SocketAddress};
-use envoy_types::pb::envoy::service::auth::v3::{attribute_context, AttributeContext};
+use envoy_types::pb::envoy::config::core::v3::{
+    Address, HeaderMap, HeaderValue, SocketAddress, address, socket_address,
+};
+use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, attribute_context};
 use lattice_authz::authz::{AuthzService, FixedClock};
 use lattice_authz::config::Settings;
 use lattice_authz::metrics::Metrics;
@@ -30,12 +32,21 @@ pub(crate) struct Creds {
     pub(crate) token: Option<&'static str>,
 }
 
-pub(crate) const LATTICEUSER: Creds =
-    Creds { access_key_id: "AKIAIOSFODNN7EXAMPLE", secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", token: None };
-pub(crate) const LATTICECLIENT: Creds =
-    Creds { access_key_id: "AKIAI44QH8DHBEXAMPLE", secret: "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY", token: None };
-pub(crate) const NOPERMS: Creds =
-    Creds { access_key_id: "AKIAEXAMPLENOPERMS01", secret: "NoPermsSecretKeyEXAMPLEEXAMPLEEXAMPLE001", token: None };
+pub(crate) const LATTICEUSER: Creds = Creds {
+    access_key_id: "AKIAIOSFODNN7EXAMPLE",
+    secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    token: None,
+};
+pub(crate) const LATTICECLIENT: Creds = Creds {
+    access_key_id: "AKIAI44QH8DHBEXAMPLE",
+    secret: "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    token: None,
+};
+pub(crate) const NOPERMS: Creds = Creds {
+    access_key_id: "AKIAEXAMPLENOPERMS01",
+    secret: "NoPermsSecretKeyEXAMPLEEXAMPLEEXAMPLE001",
+    token: None,
+};
 pub(crate) const SESSION_B: Creds = Creds {
     access_key_id: "ASIAEXAMPLEBSESSION1",
     secret: "bSessionSecretKeyEXAMPLEEXAMPLEEXAMPLE01",
@@ -47,11 +58,16 @@ pub(crate) const SESSION_C: Creds = Creds {
     token: Some("IQoJb3JpZ2luX2VjEXAMPLEACCOUNTCSESSIONTOKEN"),
 };
 
-pub(crate) const NGINX_HOST: &str = "nginx-08c822987a0b6ab7d.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
-pub(crate) const HELLO_HOST: &str = "hello-0a11e1c0ffee00001.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
-pub(crate) const NGINX_ARN: &str = "arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-08c822987a0b6ab7d";
-pub(crate) const HELLO_ARN: &str = "arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-0a11e1c0ffee00001";
-pub(crate) const NETWORK_ARN: &str = "arn:aws:vpc-lattice:ap-northeast-1:917561075114:servicenetwork/sn-0123456789abcdef0";
+pub(crate) const NGINX_HOST: &str =
+    "nginx-08c822987a0b6ab7d.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
+pub(crate) const HELLO_HOST: &str =
+    "hello-0a11e1c0ffee00001.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
+pub(crate) const NGINX_ARN: &str =
+    "arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-08c822987a0b6ab7d";
+pub(crate) const HELLO_ARN: &str =
+    "arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-0a11e1c0ffee00001";
+pub(crate) const NETWORK_ARN: &str =
+    "arn:aws:vpc-lattice:ap-northeast-1:917561075114:servicenetwork/sn-0123456789abcdef0";
 
 /// Signs a request the way a Lattice client must: `x-amz-content-sha256: UNSIGNED-PAYLOAD` is
 /// sent and signed, the payload line is `UNSIGNED-PAYLOAD`. Returns every header to send
@@ -65,9 +81,23 @@ pub(crate) fn sign_lattice(
     region: &str,
     time: SystemTime,
 ) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = vec![("host".into(), host.into()), ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into())];
-    all.extend(headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())));
-    let identity = Credentials::new(creds.access_key_id, creds.secret, creds.token.map(str::to_owned), None, "tests").into();
+    let mut all: Vec<(String, String)> = vec![
+        ("host".into(), host.into()),
+        ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+    ];
+    all.extend(
+        headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())),
+    );
+    let identity = Credentials::new(
+        creds.access_key_id,
+        creds.secret,
+        creds.token.map(str::to_owned),
+        None,
+        "tests",
+    )
+    .into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
@@ -78,8 +108,13 @@ pub(crate) fn sign_lattice(
         .unwrap()
         .into();
     let uri = format!("http://{host}{target}");
-    let request = SignableRequest::new(method, uri, all.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::UnsignedPayload)
-        .unwrap();
+    let request = SignableRequest::new(
+        method,
+        uri,
+        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
     let (instructions, _) = sign(request, &params).unwrap().into_parts();
     let (added, _) = instructions.into_parts();
     for h in added {
@@ -89,14 +124,32 @@ pub(crate) fn sign_lattice(
 }
 
 /// Signs for the example world's region at [`test_time`].
-pub(crate) fn signed(method: &str, host: &str, target: &str, headers: &[(&str, &str)], creds: Creds) -> Vec<(String, String)> {
-    sign_lattice(method, host, target, headers, creds, "ap-northeast-1", test_time())
+pub(crate) fn signed(
+    method: &str,
+    host: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    creds: Creds,
+) -> Vec<(String, String)> {
+    sign_lattice(
+        method,
+        host,
+        target,
+        headers,
+        creds,
+        "ap-northeast-1",
+        test_time(),
+    )
 }
 
 /// Unsigned headers: just `host` and the given ones.
 pub(crate) fn unsigned(host: &str, headers: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut all = vec![("host".to_owned(), host.to_owned())];
-    all.extend(headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())));
+    all.extend(
+        headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())),
+    );
     all
 }
 
@@ -120,8 +173,18 @@ pub(crate) enum HeaderMode {
 }
 
 /// A `CheckRequest` as Envoy builds it: `host` becomes `:authority`, pseudo-headers included.
-pub(crate) fn check_request(method: &str, target: &str, headers: &[(String, String)], source: &str, mode: HeaderMode) -> CheckRequest {
-    let authority = headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone()).unwrap_or_default();
+pub(crate) fn check_request(
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    source: &str,
+    mode: HeaderMode,
+) -> CheckRequest {
+    let authority = headers
+        .iter()
+        .find(|(k, _)| k == "host")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let mut lines: Vec<(String, String)> = vec![
         (":authority".into(), authority.clone()),
         (":method".into(), method.into()),
@@ -143,24 +206,40 @@ pub(crate) fn check_request(method: &str, target: &str, headers: &[(String, Stri
             http.header_map = Some(HeaderMap {
                 headers: lines
                     .iter()
-                    .map(|(k, v)| HeaderValue { key: k.clone(), value: String::new(), raw_value: v.clone().into_bytes() })
+                    .map(|(k, v)| HeaderValue {
+                        key: k.clone(),
+                        value: String::new(),
+                        raw_value: v.clone().into_bytes(),
+                    })
                     .collect(),
             });
         }
         HeaderMode::Joined => {
             for (k, v) in lines {
-                http.headers.entry(k).and_modify(|e: &mut String| {
-                    e.push(',');
-                    e.push_str(&v);
-                }).or_insert(v);
+                http.headers
+                    .entry(k)
+                    .and_modify(|e: &mut String| {
+                        e.push(',');
+                        e.push_str(&v);
+                    })
+                    .or_insert(v);
             }
         }
     }
     CheckRequest {
         attributes: Some(AttributeContext {
-            source: Some(attribute_context::Peer { address: Some(socket(source, 40000)), ..Default::default() }),
-            destination: Some(attribute_context::Peer { address: Some(socket("127.0.0.1", 10000)), ..Default::default() }),
-            request: Some(attribute_context::Request { time: None, http: Some(http) }),
+            source: Some(attribute_context::Peer {
+                address: Some(socket(source, 40000)),
+                ..Default::default()
+            }),
+            destination: Some(attribute_context::Peer {
+                address: Some(socket("127.0.0.1", 10000)),
+                ..Default::default()
+            }),
+            request: Some(attribute_context::Request {
+                time: None,
+                http: Some(http),
+            }),
             ..Default::default()
         }),
     }
@@ -196,9 +275,24 @@ impl Harness {
             Reload::Loaded(..) => {}
             other => panic!("world does not load: {other:#?}"),
         }
-        let metrics = Arc::new(Metrics::new(&lattice_authz::app::deny_reasons(), lattice_authz::authz::ERROR_REASONS, "test"));
-        let service = AuthzService::new(store.clone(), metrics.clone(), Arc::new(FixedClock(test_time())), true, Duration::from_secs(5));
-        Harness { service, store, metrics, dir }
+        let metrics = Arc::new(Metrics::new(
+            &lattice_authz::app::deny_reasons(),
+            lattice_authz::authz::ERROR_REASONS,
+            "test",
+        ));
+        let service = AuthzService::new(
+            store.clone(),
+            metrics.clone(),
+            Arc::new(FixedClock(test_time())),
+            true,
+            Duration::from_secs(5),
+        );
+        Harness {
+            service,
+            store,
+            metrics,
+            dir,
+        }
     }
 
     pub(crate) fn check(&self, request: &CheckRequest) -> Summary {
@@ -225,17 +319,25 @@ impl Summary {
             .as_ref()
             .and_then(|m| m.fields.get("reason"))
             .and_then(|v| match &v.kind {
-                Some(envoy_types::pb::google::protobuf::value::Kind::StringValue(s)) => Some(s.clone()),
+                Some(envoy_types::pb::google::protobuf::value::Kind::StringValue(s)) => {
+                    Some(s.clone())
+                }
                 _ => None,
             })
             .unwrap_or_default();
         let header_map = |hs: &[envoy_types::ext_authz::v3::pb::HeaderValueOption]| {
-            hs.iter().filter_map(|h| h.header.as_ref()).map(|h| (h.key.clone(), h.value.clone())).collect::<BTreeMap<_, _>>()
+            hs.iter()
+                .filter_map(|h| h.header.as_ref())
+                .map(|h| (h.key.clone(), h.value.clone()))
+                .collect::<BTreeMap<_, _>>()
         };
         match &r.http_response {
             Some(HttpResponse::DeniedResponse(d)) => Summary {
                 grpc_code,
-                status: d.status.as_ref().map_or(0, |s| u16::try_from(s.code).unwrap()),
+                status: d
+                    .status
+                    .as_ref()
+                    .map_or(0, |s| u16::try_from(s.code).unwrap()),
                 body: d.body.clone(),
                 headers: header_map(&d.headers),
                 removed: Vec::new(),
