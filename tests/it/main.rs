@@ -1,5 +1,14 @@
 //! Integration tests: one binary, one module per concern.
 
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    reason = "test helpers fail loudly, like the tests that call them"
+)]
+
 mod decisions;
 mod grpc_check;
 mod policy_props;

@@ -64,10 +64,6 @@ pub(crate) const HELLO_HOST: &str =
     "hello-0a11e1c0ffee00001.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
 pub(crate) const NGINX_ARN: &str =
     "arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-08c822987a0b6ab7d";
-pub(crate) const HELLO_ARN: &str =
-    "arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-0a11e1c0ffee00001";
-pub(crate) const NETWORK_ARN: &str =
-    "arn:aws:vpc-lattice:ap-northeast-1:917561075114:servicenetwork/sn-0123456789abcdef0";
 
 /// Signs a request the way a Lattice client must: `x-amz-content-sha256: UNSIGNED-PAYLOAD` is
 /// sent and signed, the payload line is `UNSIGNED-PAYLOAD`. Returns every header to send
@@ -250,7 +246,6 @@ pub(crate) fn check_request(
 pub(crate) struct Harness {
     pub(crate) service: AuthzService,
     pub(crate) store: Arc<Store>,
-    pub(crate) metrics: Arc<Metrics>,
     pub(crate) dir: tempfile::TempDir,
 }
 
@@ -282,7 +277,7 @@ impl Harness {
         ));
         let service = AuthzService::new(
             store.clone(),
-            metrics.clone(),
+            metrics,
             Arc::new(FixedClock(test_time())),
             true,
             Duration::from_secs(5),
@@ -290,7 +285,6 @@ impl Harness {
         Harness {
             service,
             store,
-            metrics,
             dir,
         }
     }
