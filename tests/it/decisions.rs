@@ -59,7 +59,7 @@ fn tamper_signature(headers: &mut [(String, String)]) {
     auth.replace_range(at..=at, flipped);
 }
 
-fn assert_expected(name: &str, got: &Summary, expect: &Expect, body: Option<String>) {
+fn assert_expected(name: &str, got: &Summary, expect: &Expect, body: Option<&String>) {
     assert_eq!(got.status, expect.status, "{name}: {got:#?}");
     assert_eq!(got.reason, expect.reason, "{name}: {got:#?}");
     if expect.status == 200 {
@@ -69,7 +69,7 @@ fn assert_expected(name: &str, got: &Summary, expect: &Expect, body: Option<Stri
         }
     } else {
         assert_eq!(got.grpc_code, 7, "{name}: PERMISSION_DENIED");
-        assert_eq!(Some(&got.body), body.as_ref(), "{name}");
+        assert_eq!(Some(&got.body), body, "{name}");
         let exception = expect
             .exception
             .as_deref()
@@ -122,7 +122,7 @@ fn example_world_rows() {
                 &format!("row {} ({mode:?})", case.row),
                 &got,
                 &case.expect,
-                case.expect.body.clone(),
+                case.expect.body.as_ref(),
             );
         }
     }
@@ -244,7 +244,7 @@ fn lattice_decision_table() {
                 &format!("{} ({mode:?})", case.name),
                 &got,
                 &expect,
-                body.clone(),
+                body.as_ref(),
             );
         }
     }

@@ -22,7 +22,7 @@ fn policy_change_invalid_change_and_back_under_concurrent_checks() {
     let harness = Harness::world(World::EXAMPLE_YAML);
     let world = harness.dir.path().join("world.yaml");
     let store = harness.store.clone();
-    let service = Arc::new(harness.service.clone());
+    let service = Arc::new(harness.service);
     let user = support::signed("GET", support::NGINX_HOST, "/", &[], support::LATTICEUSER);
     let client = support::signed("GET", support::NGINX_HOST, "/", &[], support::LATTICECLIENT);
     let user_request = check_request("GET", "/", &user, "127.0.0.1", HeaderMode::Raw);
@@ -191,7 +191,7 @@ fn an_overrun_deadline_is_an_error_never_an_allow() {
         "test",
     ));
     let service = AuthzService::new(
-        harness.store.clone(),
+        harness.store,
         metrics.clone(),
         Arc::new(FixedClock(support::test_time())),
         true,

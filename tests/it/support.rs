@@ -265,7 +265,7 @@ impl Harness {
             std::fs::write(&path, yaml).unwrap();
             settings.world = Some(path);
         }
-        let store = Arc::new(Store::new(settings.clone()));
+        let store = Arc::new(Store::new(settings));
         match store.poll(test_time()) {
             Reload::Loaded(..) => {}
             other => panic!("world does not load: {other:#?}"),
