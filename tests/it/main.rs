@@ -15,6 +15,7 @@ mod policy_props;
 mod policy_validation;
 mod policy_vectors;
 mod reload;
+mod scenarios;
 mod sigv4_clients;
 mod sigv4_common;
 mod sigv4_lattice;

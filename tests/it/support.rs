@@ -176,6 +176,18 @@ pub(crate) fn check_request(
     source: &str,
     mode: HeaderMode,
 ) -> CheckRequest {
+    check_request_to(method, target, headers, source, "127.0.0.1", mode)
+}
+
+/// [`check_request`] to a chosen destination address (the listener the client connected to).
+pub(crate) fn check_request_to(
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    source: &str,
+    destination: &str,
+    mode: HeaderMode,
+) -> CheckRequest {
     let authority = headers
         .iter()
         .find(|(k, _)| k == "host")
@@ -229,7 +241,7 @@ pub(crate) fn check_request(
                 ..Default::default()
             }),
             destination: Some(attribute_context::Peer {
-                address: Some(socket("127.0.0.1", 10000)),
+                address: Some(socket(destination, 10000)),
                 ..Default::default()
             }),
             request: Some(attribute_context::Request {
