@@ -311,13 +311,16 @@ pub struct LayerTrace<'w> {
 impl fmt::Display for LayerTrace<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let LayerOutcome::Skipped(why) = self.outcome {
-            return write!(f, "skipped: {why}");
+            return f.write_str(why);
         }
         if let Some(policy) = self.policy {
-            write!(f, "{policy}: ")?;
+            f.write_str(policy)?;
+            if self.evaluation.is_some() {
+                f.write_str(": ")?;
+            }
         }
         let Some(e) = self.evaluation else {
-            return f.write_str(self.outcome.as_str());
+            return Ok(());
         };
         let statement = |f: &mut fmt::Formatter<'_>, s: policy::StatementRef<'_>| match s.sid {
             Some(sid) => write!(f, "statement {} (Sid {sid})", s.index),

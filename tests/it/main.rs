@@ -9,6 +9,7 @@
     reason = "test helpers fail loudly, like the tests that call them"
 )]
 
+mod cli;
 mod decisions;
 mod grpc_check;
 mod policy_props;
