@@ -13,6 +13,8 @@
 //! - [`metrics`]: every metric name, its help text and closed label sets.
 //! - [`authz`]: the ext_authz service: `CheckRequest` → request view, decision → `CheckResponse`.
 //! - [`app`]: wiring: gRPC server, tower layers, health, reflection, metrics endpoint, shutdown.
+//! - `test_util` (feature `test-util`): a real SigV4 client and Envoy-shaped `CheckRequest`s for
+//!   tests and benches.
 //!
 //! Dependencies point one way: `app → {authz, store, metrics, config}`; `authz → {lattice,
 //! sigv4, store, metrics}`; `store → {policy, lattice, sigv4, config}`; `lattice → {policy,
@@ -27,6 +29,8 @@ pub mod metrics;
 pub mod policy;
 pub mod sigv4;
 pub mod store;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 
 /// Generated code for the project's own protobuf API (`proto/`).
 pub mod pb {

@@ -6,18 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse, HttpResponse};
-use envoy_types::pb::envoy::config::core::v3::{
-    Address, HeaderMap, HeaderValue, SocketAddress, address, socket_address,
-};
-use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, attribute_context};
 use lattice_authz::authz::{AuthzService, FixedClock};
 use lattice_authz::config::Settings;
 use lattice_authz::metrics::Metrics;
 use lattice_authz::store::{Reload, Store};
+use lattice_authz::test_util;
 
 /// The time every test request is signed and checked at.
 pub(crate) fn test_time() -> SystemTime {
@@ -65,9 +59,7 @@ pub(crate) const HELLO_HOST: &str =
 pub(crate) const NGINX_ARN: &str =
     "arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-08c822987a0b6ab7d";
 
-/// Signs a request the way a Lattice client must: `x-amz-content-sha256: UNSIGNED-PAYLOAD` is
-/// sent and signed, the payload line is `UNSIGNED-PAYLOAD`. Returns every header to send
-/// (the given ones, `host`, and the signing headers), names lower-case.
+/// Signs like a Lattice client (see `lattice_authz::test_util::sign_lattice`).
 pub(crate) fn sign_lattice(
     method: &str,
     host: &str,
@@ -77,46 +69,15 @@ pub(crate) fn sign_lattice(
     region: &str,
     time: SystemTime,
 ) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = vec![
-        ("host".into(), host.into()),
-        ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
-    ];
-    all.extend(
-        headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())),
-    );
-    let identity = Credentials::new(
-        creds.access_key_id,
-        creds.secret,
-        creds.token.map(str::to_owned),
-        None,
-        "tests",
-    )
-    .into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("vpc-lattice-svcs")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let uri = format!("http://{host}{target}");
-    let request = SignableRequest::new(
+    test_util::sign_lattice(
         method,
-        uri,
-        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::UnsignedPayload,
+        host,
+        target,
+        headers,
+        (creds.access_key_id, creds.secret, creds.token),
+        region,
+        time,
     )
-    .unwrap();
-    let (instructions, _) = sign(request, &params).unwrap().into_parts();
-    let (added, _) = instructions.into_parts();
-    for h in added {
-        all.push((h.name().to_owned(), h.value().to_owned()));
-    }
-    all
 }
 
 /// Signs for the example world's region at [`test_time`].
@@ -149,26 +110,9 @@ pub(crate) fn unsigned(host: &str, headers: &[(&str, &str)]) -> Vec<(String, Str
     all
 }
 
-fn socket(ip: &str, port: u32) -> Address {
-    Address {
-        address: Some(address::Address::SocketAddress(SocketAddress {
-            address: ip.to_owned(),
-            port_specifier: Some(socket_address::PortSpecifier::PortValue(port)),
-            ..SocketAddress::default()
-        })),
-    }
-}
+pub(crate) use lattice_authz::test_util::HeaderMode;
 
-/// How Envoy hands headers over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HeaderMode {
-    /// `encode_raw_headers: true`: one `header_map` entry per line, raw bytes.
-    Raw,
-    /// The default: a map, repeated headers joined with `,`.
-    Joined,
-}
-
-/// A `CheckRequest` as Envoy builds it: `host` becomes `:authority`, pseudo-headers included.
+/// A `CheckRequest` from `source` to the sidecar's usual listener.
 pub(crate) fn check_request(
     method: &str,
     target: &str,
@@ -176,10 +120,10 @@ pub(crate) fn check_request(
     source: &str,
     mode: HeaderMode,
 ) -> CheckRequest {
-    check_request_to(method, target, headers, source, "127.0.0.1", mode)
+    test_util::check_request(method, target, headers, source, "127.0.0.1", mode)
 }
 
-/// [`check_request`] to a chosen destination address (the listener the client connected to).
+/// A `CheckRequest` to a chosen destination address (the listener the client connected to).
 pub(crate) fn check_request_to(
     method: &str,
     target: &str,
@@ -188,69 +132,7 @@ pub(crate) fn check_request_to(
     destination: &str,
     mode: HeaderMode,
 ) -> CheckRequest {
-    let authority = headers
-        .iter()
-        .find(|(k, _)| k == "host")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let mut lines: Vec<(String, String)> = vec![
-        (":authority".into(), authority.clone()),
-        (":method".into(), method.into()),
-        (":path".into(), target.into()),
-        (":scheme".into(), "http".into()),
-    ];
-    lines.extend(headers.iter().filter(|(k, _)| k != "host").cloned());
-    let mut http = attribute_context::HttpRequest {
-        id: "1234".into(),
-        method: method.into(),
-        path: target.into(),
-        host: authority,
-        scheme: "http".into(),
-        protocol: "HTTP/1.1".into(),
-        ..Default::default()
-    };
-    match mode {
-        HeaderMode::Raw => {
-            http.header_map = Some(HeaderMap {
-                headers: lines
-                    .iter()
-                    .map(|(k, v)| HeaderValue {
-                        key: k.clone(),
-                        value: String::new(),
-                        raw_value: v.clone().into_bytes(),
-                    })
-                    .collect(),
-            });
-        }
-        HeaderMode::Joined => {
-            for (k, v) in lines {
-                http.headers
-                    .entry(k)
-                    .and_modify(|e: &mut String| {
-                        e.push(',');
-                        e.push_str(&v);
-                    })
-                    .or_insert(v);
-            }
-        }
-    }
-    CheckRequest {
-        attributes: Some(AttributeContext {
-            source: Some(attribute_context::Peer {
-                address: Some(socket(source, 40000)),
-                ..Default::default()
-            }),
-            destination: Some(attribute_context::Peer {
-                address: Some(socket(destination, 10000)),
-                ..Default::default()
-            }),
-            request: Some(attribute_context::Request {
-                time: None,
-                http: Some(http),
-            }),
-            ..Default::default()
-        }),
-    }
+    test_util::check_request(method, target, headers, source, destination, mode)
 }
 
 /// A service over the built-in example world (or `world`, a YAML document written to a temp
