@@ -426,6 +426,7 @@ pub struct Decision<'w> {
     /// Every layer evaluated, in order.
     pub trace: SmallVec<[LayerTrace<'w>; 8]>,
     failure: Option<Failure>,
+    anonymous_type_header: bool,
 }
 
 impl Decision<'_> {
@@ -531,7 +532,8 @@ impl Decision<'_> {
         Some(out)
     }
 
-    /// Identity headers to set upstream on allow (lattice-auth §6), in a fixed order.
+    /// Identity headers to set upstream on allow (lattice-auth §6), in a fixed order. Anonymous
+    /// callers get no identity header, or `Type=NONE` when the world asks for it (§11 q11).
     pub fn identity_headers(&self) -> SmallVec<[(&'static str, Arc<str>); 5]> {
         let mut out = SmallVec::new();
         let (Effect::Allow, Some(route)) = (self.effect, self.route) else {
@@ -544,6 +546,9 @@ impl Decision<'_> {
                     "x-amzn-lattice-identity-tags",
                     p.identity_tags_header.clone(),
                 ));
+            }
+            Caller::Anonymous if self.anonymous_type_header => {
+                out.push(("x-amzn-lattice-identity", Arc::from("Type=NONE")));
             }
             Caller::Anonymous => {}
         }
@@ -599,6 +604,7 @@ impl World {
             path: request.path(),
             trace,
             failure: Some(failure),
+            anonymous_type_header: false,
         }
     }
 
@@ -632,6 +638,7 @@ impl World {
             path: request.path(),
             trace,
             failure: Some(Failure::Signature(error)),
+            anonymous_type_header: false,
         }
     }
 
@@ -989,6 +996,7 @@ impl World {
             path: request.path(),
             trace,
             failure: None,
+            anonymous_type_header: self.options.anonymous_identity_header,
         }
     }
 

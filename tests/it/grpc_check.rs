@@ -330,3 +330,28 @@ async fn not_ready_until_a_world_loads_and_fails_closed() {
     );
     running.stop().await.unwrap();
 }
+
+#[test]
+fn anonymous_identity_header_is_opt_in() {
+    let settings = Settings {
+        anonymous_identity_header: true,
+        ..Settings::default()
+    };
+    let harness = support::Harness::with(None, settings);
+    let hello = support::unsigned(support::HELLO_HOST, &[]);
+    let summary = harness.check(&check_request(
+        "GET",
+        "/",
+        &hello,
+        "127.0.0.1",
+        HeaderMode::Raw,
+    ));
+    assert_eq!(
+        summary
+            .headers
+            .get("x-amzn-lattice-identity")
+            .map(String::as_str),
+        Some("Type=NONE")
+    );
+    assert_eq!(summary.removed, vec!["x-amzn-lattice-identity-tags"]);
+}
