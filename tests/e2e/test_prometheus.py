@@ -1,0 +1,79 @@
+"""A real Prometheus scrapes the sidecar during a run: its query API returns the decision counter
+with exactly the values of the requests made, and `promtool check metrics` finds nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+
+from harness import Prometheus, prometheus_binary, wait_until
+from rows import check, send
+
+# Each row once with curl, row 2 three times more with article 1's script: every reason of the
+# example world, and counts that differ, so a swapped label shows.
+PLAN = [("curl", 1), ("curl", 7)] + [("curl --aws-sigv4", n) for n in (2, 3, 4, 5, 6, 8)] + [
+    ("article1_get.py", 2)] * 3
+
+
+def series(result: list[dict], *labels: str) -> dict[tuple, float]:
+    return {tuple(r["metric"].get(label, "") for label in labels): float(r["value"][1])
+            for r in result}
+
+
+def test_prometheus_scrapes_exact_decision_counts(fresh_stack, workdir):
+    stack = fresh_stack
+    assert stack.envoy is not None
+    prom = Prometheus(workdir, f"127.0.0.1:{stack.sidecar.metrics_port}",
+                      stack.envoy.admin.removeprefix("http://")).start()
+    try:
+        expected: Counter = Counter()
+        for client, number in PLAN:
+            row, resp = send(client, number, stack.envoy_port, stack.upstream.port)
+            check(row, resp)
+            expected[(row.decision, row.reason)] += 1
+        total = sum(expected.values())
+
+        def scraped_everything():
+            r = prom.query("sum(lattice_authz_checks_total)")
+            return r and float(r[0]["value"][1]) == total
+
+        wait_until(scraped_everything, 30, f"Prometheus to see {total} checks", prom.proc,
+                   interval=0.25)
+
+        got = series(prom.query("lattice_authz_checks_total"), "decision", "reason")
+        assert {k: v for k, v in got.items() if v} == {k: float(v) for k, v in expected.items()}
+        assert all(r["metric"]["job"] == "lattice-authz"
+                   for r in prom.query("lattice_authz_checks_total"))
+
+        handled = series(prom.query(
+            'grpc_server_handled_total{grpc_service="envoy.service.auth.v3.Authorization",'
+            'grpc_method="Check"}'), "grpc_code", "grpc_type")
+        assert {k: v for k, v in handled.items() if v} == {("OK", "unary"): float(total)}
+
+        for histogram in ("lattice_authz_check_duration_seconds",
+                          "lattice_authz_sigv4_verify_duration_seconds",
+                          "lattice_authz_policy_eval_duration_seconds"):
+            count = prom.query(f"sum({histogram}_count)")
+            assert count and float(count[0]["value"][1]) > 0, histogram
+            buckets = prom.query(f"{histogram}_bucket")
+            assert len({r["metric"]["le"] for r in buckets}) > 5, f"{histogram}: not a histogram"
+        assert series(prom.query("sum(lattice_authz_check_duration_seconds_count)")) == {
+            (): float(total)}
+        # Over the whole run (a rate() would need two scrapes of each bucket).
+        p99 = prom.query("histogram_quantile(0.99, sum by (le) "
+                         "(lattice_authz_check_duration_seconds_bucket))")
+        assert p99 and 0 < float(p99[0]["value"][1]) <= 0.25, f"p99 of a check: {p99}"
+        build = prom.query("lattice_authz_build_info")
+        assert build and build[0]["metric"].get("version"), build
+        assert prom.query("lattice_authz_snapshot_generation")
+        # The dashboard's Envoy panels: Envoy's own ext_authz counters, scraped too.
+        assert series(prom.query('up{job="envoy"}')) == {(): 1.0}
+
+        # promtool lints exactly what the sidecar serves.
+        text = stack.sidecar.metrics_text()
+        lint = subprocess.run([prometheus_binary("promtool"), "check", "metrics"],
+                              input=text.encode(), capture_output=True, timeout=30)
+        assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), (
+            f"promtool: {lint.returncode}\n{lint.stdout.decode()}{lint.stderr.decode()}")
+    finally:
+        prom.stop()
