@@ -271,17 +271,20 @@ class Upstream:
 # === Envoy ===
 
 
-def render_envoy_config(source: Path, authz_port: int, app_port: int,
-                        listen_host: str = "127.0.0.1") -> dict:
-    """deploy/envoy/envoy.yaml with loopback addresses: listener on port 0 (read back from the
-    admin API), admin on port 0, the clusters pointing at the harness's processes."""
-    config = yaml.safe_load(source.read_text())
-    config = copy.deepcopy(config)
-    config["admin"]["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": 0}
-    listeners = config["static_resources"]["listeners"]
-    (ingress,) = [x for x in listeners if x["name"] == "ingress"]
-    ingress["address"]["socket_address"] = {"address": listen_host, "port_value": 0}
-    ports = {"lattice_authz": authz_port, "app": app_port}
+def render_envoy_config(source: Path, authz_port: int, app_port: int, admin_port: int) -> dict:
+    """deploy/envoy/envoy.yaml with loopback addresses: every listener on 127.0.0.1 port 0 (read
+    back from the admin API), the admin on `admin_port`, the clusters pointing at the harness's
+    processes. Fails when the file no longer has the names it relies on."""
+    config = copy.deepcopy(yaml.safe_load(source.read_text()))
+    config["admin"]["address"]["socket_address"] = {"address": "127.0.0.1",
+                                                    "port_value": admin_port}
+    names = set()
+    for listener in config["static_resources"]["listeners"]:
+        listener["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": 0}
+        names.add(listener["name"])
+    if not {"ingress", "stats"} <= names:
+        raise HarnessError(f"{source}: listeners {sorted({'ingress', 'stats'} - names)} not found")
+    ports = {"lattice_authz": authz_port, "app": app_port, "envoy_admin": admin_port}
     seen = set()
     for cluster in config["static_resources"]["clusters"]:
         if cluster["name"] in ports:
@@ -302,7 +305,8 @@ class Envoy:
         self.workdir = workdir
         self.config_path = workdir / "envoy.yaml"
         self.config_path.write_text(yaml.safe_dump(
-            render_envoy_config(ENVOY_CONFIG, authz_port, app_port), sort_keys=False))
+            render_envoy_config(ENVOY_CONFIG, authz_port, app_port, free_port()),
+            sort_keys=False))
         self.admin_path = workdir / "envoy-admin-address"
         argv = [envoy_binary(), "-c", self.config_path,
                 "--admin-address-path", self.admin_path,
@@ -310,7 +314,8 @@ class Envoy:
                 "--log-level", "info", "--drain-time-s", "0"]
         # stdout: the access log (one JSON object per request); stderr: Envoy's own log.
         self.proc = Proc("envoy", argv, workdir, split_stderr=True)
-        self.port = 0
+        self.port = 0  # the ingress listener
+        self.stats_port = 0  # the stats listener (what Prometheus scrapes in deploy/)
         self.admin = ""
 
     def start(self, timeout: float = 30.0) -> "Envoy":
@@ -320,15 +325,18 @@ class Envoy:
         self.admin = f"http://{self.admin_path.read_text().strip()}"
         wait_until(lambda: http_get(f"{self.admin}/ready")[0] == 200, timeout,
                    "Envoy /ready", self.proc)
-        self.port = wait_until(self._listener_port, timeout, "Envoy's listener", self.proc)
+        self.port = wait_until(lambda: self._listener_port("ingress"), timeout,
+                               "Envoy's ingress listener", self.proc)
+        self.stats_port = wait_until(lambda: self._listener_port("stats"), timeout,
+                                     "Envoy's stats listener", self.proc)
         return self
 
-    def _listener_port(self) -> int:
+    def _listener_port(self, name: str) -> int:
         status, body = http_get(f"{self.admin}/listeners?format=json")
         if status != 200:
             return 0
         for listener in json.loads(body).get("listener_statuses", []):
-            if listener["name"] == "ingress":
+            if listener["name"] == name:
                 return int(listener["local_address"]["socket_address"]["port_value"])
         return 0
 
@@ -348,20 +356,25 @@ class Envoy:
 # === Prometheus ===
 
 
-class Prometheus:
-    """A real Prometheus scraping the sidecar (and Envoy) every second."""
+PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus-local.yml"
 
-    def __init__(self, workdir: Path, sidecar_metrics: str, envoy_admin: str | None = None):
+
+class Prometheus:
+    """A real Prometheus with deploy/prometheus/prometheus-local.yml, its targets replaced by the
+    harness's ports and its interval cut to one second."""
+
+    def __init__(self, workdir: Path, sidecar_metrics: str, envoy_stats: str):
         self.port = free_port()
-        config = {
-            "global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
-            "scrape_configs": [{"job_name": "lattice-authz",
-                                "static_configs": [{"targets": [sidecar_metrics]}]}],
-        }
-        if envoy_admin:
-            config["scrape_configs"].append({
-                "job_name": "envoy", "metrics_path": "/stats/prometheus",
-                "static_configs": [{"targets": [envoy_admin]}]})
+        config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+        config["global"].update(scrape_interval="1s", scrape_timeout="900ms",
+                                evaluation_interval="1s")
+        targets = {"lattice-authz": sidecar_metrics, "envoy": envoy_stats}
+        jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+        if set(jobs) != set(targets):
+            raise HarnessError(f"{PROMETHEUS_CONFIG}: jobs {sorted(jobs)}, expected {sorted(targets)}")
+        for name, target in targets.items():
+            (static,) = jobs[name]["static_configs"]
+            static["targets"] = [target]
         self.config_path = workdir / "prometheus.yml"
         self.config_path.write_text(yaml.safe_dump(config))
         tsdb = workdir / "prometheus-data"

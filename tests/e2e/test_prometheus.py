@@ -3,10 +3,12 @@ with exactly the values of the requests made, and `promtool check metrics` finds
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from collections import Counter
 
-from harness import Prometheus, prometheus_binary, wait_until
+from harness import REPO, Prometheus, http_get, prometheus_binary, wait_until
 from rows import check, send
 
 # Each row once with curl, row 2 three times more with article 1's script: every reason of the
@@ -24,7 +26,7 @@ def test_prometheus_scrapes_exact_decision_counts(fresh_stack, workdir):
     stack = fresh_stack
     assert stack.envoy is not None
     prom = Prometheus(workdir, f"127.0.0.1:{stack.sidecar.metrics_port}",
-                      stack.envoy.admin.removeprefix("http://")).start()
+                      f"127.0.0.1:{stack.envoy.stats_port}").start()
     try:
         expected: Counter = Counter()
         for client, number in PLAN:
@@ -66,8 +68,18 @@ def test_prometheus_scrapes_exact_decision_counts(fresh_stack, workdir):
         build = prom.query("lattice_authz_build_info")
         assert build and build[0]["metric"].get("version"), build
         assert prom.query("lattice_authz_snapshot_generation")
-        # The dashboard's Envoy panels: Envoy's own ext_authz counters, scraped too.
+        # Envoy's side, scraped through the stats listener of deploy/envoy/envoy.yaml.
         assert series(prom.query('up{job="envoy"}')) == {(): 1.0}
+        allowed = sum(v for (decision, _), v in expected.items() if decision == "allow")
+        envoy = series(prom.query('{__name__=~"envoy_http_ext_authz_(ok|denied|error|'
+                                  'failure_mode_allowed)",envoy_ext_authz_prefix="lattice"}'),
+                       "__name__")
+        assert envoy == {("envoy_http_ext_authz_ok",): allowed,
+                         ("envoy_http_ext_authz_denied",): total - allowed,
+                         ("envoy_http_ext_authz_error",): 0.0,
+                         ("envoy_http_ext_authz_failure_mode_allowed",): 0.0}, envoy
+
+        check_dashboard(prom)
 
         # promtool lints exactly what the sidecar serves.
         text = stack.sidecar.metrics_text()
@@ -77,3 +89,24 @@ def test_prometheus_scrapes_exact_decision_counts(fresh_stack, workdir):
             f"promtool: {lint.returncode}\n{lint.stdout.decode()}{lint.stderr.decode()}")
     finally:
         prom.stop()
+
+
+def check_dashboard(prom: Prometheus) -> None:
+    """Every query of deploy/grafana/lattice-authz.json runs, and every metric it names exists."""
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "lattice-authz.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert len(exprs) >= 10
+    status, body = http_get(f"{prom.url}/api/v1/label/__name__/values")
+    assert status == 200
+    known = set(json.loads(body)["data"])
+    for expr in exprs:
+        promql = (expr.replace("$__rate_interval", "1m").replace("$__range", "5m")
+                  .replace("$job", ".*"))
+        prom.query(promql)  # raises on a syntax error
+        names = set(re.findall(r"\b(lattice_authz_\w+|grpc_server_\w+)", promql))
+        names |= {n for n in known if n.startswith("envoy_http_ext_authz_")
+                  and re.search(r"__name__=~\"envoy_http_ext_authz_", promql)
+                  and n.split("envoy_http_ext_authz_")[1] in ("ok", "denied", "error",
+                                                              "failure_mode_allowed")}
+        missing = names - known
+        assert not missing, f"dashboard query {expr!r} names unknown metrics {missing}"

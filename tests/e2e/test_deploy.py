@@ -1,0 +1,225 @@
+"""deploy/ is what the suite runs: Envoy accepts its config with the options that matter, the
+Kubernetes manifests agree with it and with the world, the world's secret indirection works
+through a real Envoy, and the Prometheus configs pass promtool."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import yaml
+
+from conftest import start_stack, stop_stack
+from harness import (ENVOY_CONFIG, REPO, envoy_binary, free_port, prometheus_binary,
+                     render_envoy_config, sidecar_binary)
+from rows import check, send
+
+DEPLOY = REPO / "deploy"
+K8S = DEPLOY / "k8s"
+EXT_AUTHZ = "envoy.filters.http.ext_authz"
+
+
+def envoy_config() -> dict:
+    return yaml.safe_load(ENVOY_CONFIG.read_text())
+
+
+def listener(config: dict, name: str) -> dict:
+    (found,) = [x for x in config["static_resources"]["listeners"] if x["name"] == name]
+    return found
+
+
+def cluster_port(config: dict, name: str) -> int:
+    (found,) = [c for c in config["static_resources"]["clusters"] if c["name"] == name]
+    (group,) = found["load_assignment"]["endpoints"]
+    (endpoint,) = group["lb_endpoints"]
+    return endpoint["endpoint"]["address"]["socket_address"]["port_value"]
+
+
+def hcm(config: dict, name: str = "ingress") -> dict:
+    (chain,) = listener(config, name)["filter_chains"]
+    (f,) = chain["filters"]
+    return f["typed_config"]
+
+
+def test_envoy_accepts_the_deploy_config_and_the_rendered_one(workdir):
+    rendered = workdir / "envoy.yaml"
+    rendered.write_text(yaml.safe_dump(render_envoy_config(
+        ENVOY_CONFIG, free_port(), free_port(), free_port())))
+    for path in (ENVOY_CONFIG, rendered):
+        run = subprocess.run([envoy_binary(), "--mode", "validate", "-c", path,
+                              "--disable-hot-restart"], capture_output=True, timeout=60)
+        assert run.returncode == 0, run.stderr.decode()[-2000:]
+
+
+def test_envoy_config_keeps_the_options_that_matter():
+    config = envoy_config()
+    manager = hcm(config)
+    # The caller's VPC comes from the TCP peer, not from X-Forwarded-For.
+    assert manager["use_remote_address"] is True
+    assert manager.get("xff_num_trusted_hops", 0) == 0
+    # No rewriting of :path before ext_authz: it would break SigV4.
+    assert manager.get("normalize_path", False) is False
+    assert manager.get("merge_slashes", False) is False
+    assert manager.get("path_with_escaped_slashes_action", "KEEP_UNCHANGED") == "KEEP_UNCHANGED"
+    # ext_authz first, gRPC v3 to an HTTP/2 cluster, raw headers, fail closed, 250 ms.
+    filters = manager["http_filters"]
+    assert filters[0]["name"] == EXT_AUTHZ and filters[-1]["name"] == "envoy.filters.http.router"
+    authz = filters[0]["typed_config"]
+    assert authz["transport_api_version"] == "V3"
+    assert authz["grpc_service"]["envoy_grpc"]["cluster_name"] == "lattice_authz"
+    assert authz["grpc_service"]["timeout"] == "0.25s"
+    assert authz["encode_raw_headers"] is True
+    assert authz["failure_mode_allow"] is False
+    assert "status_on_error" not in authz, "keep Envoy's default 403 for a sidecar that is down"
+    assert "with_request_body" not in authz, "Lattice needs no body (UNSIGNED-PAYLOAD)"
+    assert "allowed_headers" not in authz, "the sidecar needs every signed header"
+    assert authz["stat_prefix"]
+    (cluster,) = [c for c in config["static_resources"]["clusters"]
+                  if c["name"] == "lattice_authz"]
+    options = cluster["typed_extension_protocol_options"][
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+    assert "http2_protocol_options" in options["explicit_http_config"]
+    (log,) = manager["access_log"]
+    assert (f"%DYNAMIC_METADATA({EXT_AUTHZ})%"
+            in log["typed_config"]["log_format"]["json_format"].values())
+    # Envoy's admin stays on loopback.
+    assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+
+
+def k8s_docs() -> dict[tuple[str, str], dict]:
+    docs = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs[(doc["kind"], doc["metadata"]["name"])] = doc
+    return docs
+
+
+def container(pod: dict, name: str) -> dict:
+    (found,) = [c for c in pod["containers"] if c["name"] == name]
+    return found
+
+
+def flag(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+def ports(c: dict) -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+
+
+def test_kubernetes_manifests_agree_with_envoy_and_the_world():
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    for resource in kustomization["resources"]:
+        assert (DEPLOY / resource).is_file(), resource
+    generated = {g["name"]: g for g in kustomization["configMapGenerator"]}
+    for g in generated.values():
+        for f in g["files"]:
+            assert (DEPLOY / f).is_file(), f
+    assert generated["lattice-authz-envoy"]["files"] == ["envoy/envoy.yaml"]
+    # The world ConfigMap is updated in place so the sidecar hot-reloads it.
+    assert generated["lattice-authz-world"]["options"]["disableNameSuffixHash"] is True
+
+    docs = k8s_docs()
+    deployment = docs[("Deployment", "nginx-lattice")]
+    pod = deployment["spec"]["template"]["spec"]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    envoy_c, sidecar, app = (container(pod, n) for n in ("envoy", "lattice-authz", "app"))
+    config = envoy_config()
+
+    # Ports: what Envoy listens on and dials is what the containers use.
+    assert ports(envoy_c)["http"] == listener(config, "ingress")["address"]["socket_address"][
+        "port_value"]
+    assert ports(envoy_c)["envoy-stats"] == listener(config, "stats")["address"][
+        "socket_address"]["port_value"]
+    assert flag(sidecar["args"], "--listen") == f"127.0.0.1:{cluster_port(config, 'lattice_authz')}"
+    metrics_port = int(flag(sidecar["args"], "--metrics-listen").rsplit(":", 1)[1])
+    assert ports(sidecar)["metrics"] == metrics_port
+    app_conf = (K8S / "app" / "default.conf").read_text()
+    assert f"listen 127.0.0.1:{cluster_port(config, 'app')};" in app_conf
+
+    # Probes and scrape annotations.
+    assert sidecar["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert sidecar["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert envoy_c["readinessProbe"]["httpGet"]["port"] == "envoy-stats"
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(metrics_port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+    # Non-root everywhere, read-only root file systems.
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    for c in (envoy_c, sidecar, app):
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True, c["name"]
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False, c["name"]
+
+    # The world: mounted where --config points; every secret it names comes from the Secret.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in sidecar["volumeMounts"]}
+    assert flag(sidecar["args"], "--config") == mounts["world"]
+    assert volumes["world"]["configMap"]["name"] == "lattice-authz-world"
+    assert volumes["envoy-config"]["configMap"]["name"] == "lattice-authz-envoy"
+    secret = docs[("Secret", "lattice-authz-credentials")]
+    world_text = (K8S / "world" / "world.yaml").read_text()
+    env_refs = set(re.findall(r"\{env: ([A-Z0-9_]+)\}", world_text))
+    file_refs = set(re.findall(r"\{file: ([^}]+)\}", world_text))
+    assert env_refs and file_refs
+    env = {e["name"]: e for e in sidecar["env"]}
+    for name in env_refs:
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"]
+    items = {i["path"]: i["key"] for i in volumes["secrets"]["secret"]["items"]}
+    for path in file_refs:
+        directory, name = path.rsplit("/", 1)
+        assert directory == mounts["secrets"], path
+        assert items[name] in secret["stringData"], path
+    # No secret value is left in the world ConfigMap.
+    for value in secret["stringData"].values():
+        assert value not in world_text
+
+
+def test_kubernetes_world_serves_the_rows_with_its_secrets(workdir):
+    """The sidecar on deploy/k8s/world/world.yaml, its secrets from environment variables and
+    files exactly as the pod provides them, behind Envoy: signed rows decide as in the example."""
+    secret = k8s_docs()[("Secret", "lattice-authz-credentials")]["stringData"]
+    secrets_dir = workdir / "secrets"
+    secrets_dir.mkdir()
+    env = {}
+    world_text = (K8S / "world" / "world.yaml").read_text()
+    for key, value in secret.items():
+        if f"{{env: {key}}}" in world_text:
+            env[key] = value
+        else:
+            (secrets_dir / key).write_text(value + "\n")  # as a mounted Secret file may end
+    world = workdir / "world.yaml"
+    world.write_text(world_text.replace("/etc/lattice-authz/secrets/", f"{secrets_dir}/"))
+
+    validate = subprocess.run([sidecar_binary(), "validate", "--config", world],
+                              env={"PATH": "/usr/bin:/bin", **env}, capture_output=True,
+                              timeout=30)
+    assert validate.returncode == 0, validate.stdout.decode() + validate.stderr.decode()
+
+    stack = start_stack("k8s-world", world=world, sidecar_env=env)
+    try:
+        for client, number in (("curl --aws-sigv4", 2), ("curl --aws-sigv4", 3),
+                               ("article2_post.py", 4), ("curl --aws-sigv4", 5), ("curl", 1)):
+            row, resp = send(client, number, stack.envoy_port, stack.upstream.port)
+            check(row, resp, method="POST" if client == "article2_post.py" else None)
+    finally:
+        stop_stack(stack)
+
+
+def test_prometheus_configs_pass_promtool(workdir):
+    promtool = prometheus_binary("promtool")
+    local = DEPLOY / "prometheus" / "prometheus-local.yml"
+    run = subprocess.run([promtool, "check", "config", local], capture_output=True, timeout=30)
+    assert run.returncode == 0, run.stdout.decode() + run.stderr.decode()
+    # Debian's Prometheus has no Kubernetes discovery: check everything else of the Kubernetes
+    # config (relabel regexes, paths) with static targets in its place.
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    for job in config["scrape_configs"]:
+        assert job.pop("kubernetes_sd_configs", None) == [{"role": "pod"}], job["job_name"]
+        job["static_configs"] = [{"targets": ["127.0.0.1:9464"]}]
+    swapped = workdir / "prometheus-k8s-static.yml"
+    swapped.write_text(yaml.safe_dump(config))
+    run = subprocess.run([promtool, "check", "config", swapped], capture_output=True, timeout=30)
+    assert run.returncode == 0, run.stdout.decode() + run.stderr.decode()
