@@ -30,6 +30,7 @@ class Response:
     headers: list[tuple[str, str]]
     body: bytes
     sent: list[tuple[str, str]] = field(default_factory=list)  # request headers as sent
+    command: list[str] = field(default_factory=list)  # what a person would type (curl)
 
     def header(self, name: str) -> str | None:
         values = [v for k, v in self.headers if k == name.lower()]
@@ -90,8 +91,13 @@ def article_script(script: str, envoy_port: int, row: Row, timeout: float = 30) 
         data = json.loads(report.read_text())
     sent = [tuple(h) for h in data["sent"]]
     _remember(sent)
+    shown = [f"{k}={env[k]}" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                       "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "LATTICE_URL",
+                                       "LATTICE_E2E_ENVOY", "LATTICE_E2E_SOURCE_IP",
+                                       "LATTICE_E2E_TAMPER_SIGNATURE") if k in env]
+    shown += ["PYTHONPATH=tests/e2e/clients", "python3", f"tests/e2e/clients/{script}"]
     return Response(script, data["status"], [tuple(h) for h in data["headers"]],
-                    base64.b64decode(data["body"]), sent)
+                    base64.b64decode(data["body"]), sent, shown)
 
 
 # === curl ===
@@ -112,19 +118,24 @@ def curl(envoy_port: int, *, host: str, source_ip: str, method: str = "GET", pat
 
     `connect_to` sends the request to another loopback port (e.g. the upstream directly)."""
     port = connect_to or envoy_port
+    shown = ["curl", "--interface", source_ip] + (["-X", method] if method != "GET" else [])
     argv = ["curl", "-sS", "-v", "--noproxy", "*", "--max-time", str(int(timeout)),
-            "--interface", source_ip, "-X", method,
-            "-H", f"Host: {host}"]
+            "--interface", source_ip, "-X", method]
+    request = ["-H", f"Host: {host}"]
     if caller is not None:
-        argv += ["--aws-sigv4", f"aws:amz:{REGION}:{SERVICE}",
-                 "--user", f"{caller.access_key_id}:{caller.secret_access_key}",
-                 "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+        request += ["--aws-sigv4", f"aws:amz:{REGION}:{SERVICE}",
+                    "--user", f"{caller.access_key_id}:{caller.secret_access_key}",
+                    "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
         if caller.session_token:
-            argv += ["-H", f"x-amz-security-token: {caller.session_token}"]
+            request += ["-H", f"x-amz-security-token: {caller.session_token}"]
     for h in headers:
-        argv += ["-H", h]
+        request += ["-H", h]
+    argv += request
+    shown += request
     if data is not None:
         argv += ["--data-binary", "@-"]
+        shown += ["--data-binary", data.decode()]
+    shown.append(f"http://127.0.0.1:{port}{path}")
     with tempfile.TemporaryDirectory(prefix="e2e-curl-") as tmp:
         body_path, head_path = Path(tmp) / "body", Path(tmp) / "headers"
         argv += ["-o", str(body_path), "-D", str(head_path), "-w", "%{http_code}",
@@ -141,7 +152,7 @@ def curl(envoy_port: int, *, host: str, source_ip: str, method: str = "GET", pat
     sent = [(k.lower(), v) for k, v in sent]
     _remember(sent)
     name = "curl --aws-sigv4" if caller else "curl"
-    return Response(name, status, resp_headers, body, sent)
+    return Response(name, status, resp_headers, body, sent, shown)
 
 
 def curl_row(envoy_port: int, row: Row, upstream_port: int, headers: tuple[str, ...] = ()

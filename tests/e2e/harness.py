@@ -194,12 +194,12 @@ class Sidecar:
     """`lattice-authz serve` on two loopback ports that survive restarts."""
 
     def __init__(self, workdir: Path, world: Path | None = None, log_level: str = "info",
-                 env: dict | None = None):
+                 env: dict | None = None, grpc_port: int = 0, metrics_port: int = 0):
         self.workdir = workdir
         self.world = world
         self.log_level = log_level
-        self.grpc_port = free_port()
-        self.metrics_port = free_port()
+        self.grpc_port = grpc_port or free_port()
+        self.metrics_port = metrics_port or free_port()
         self.extra_env = env or {}
         self.proc: Proc | None = None
         self.runs: list[Proc] = []
@@ -242,9 +242,9 @@ class Sidecar:
 
 
 class Upstream:
-    def __init__(self, workdir: Path):
-        self.proc = Proc("upstream", [sys.executable, "-u", E2E / "upstream.py", "--port", "0"],
-                         workdir, split_stderr=True)
+    def __init__(self, workdir: Path, port: int = 0):
+        self.proc = Proc("upstream", [sys.executable, "-u", E2E / "upstream.py",
+                                      "--port", str(port)], workdir, split_stderr=True)
         self.port = 0
 
     def start(self) -> "Upstream":
@@ -271,16 +271,20 @@ class Upstream:
 # === Envoy ===
 
 
-def render_envoy_config(source: Path, authz_port: int, app_port: int, admin_port: int) -> dict:
-    """deploy/envoy/envoy.yaml with loopback addresses: every listener on 127.0.0.1 port 0 (read
-    back from the admin API), the admin on `admin_port`, the clusters pointing at the harness's
-    processes. Fails when the file no longer has the names it relies on."""
+def render_envoy_config(source: Path, authz_port: int, app_port: int, admin_port: int,
+                        listener_ports: dict[str, int] | None = None) -> dict:
+    """deploy/envoy/envoy.yaml with loopback addresses: every listener on 127.0.0.1, port 0 (read
+    back from the admin API) unless `listener_ports` names one, the admin on `admin_port`, the
+    clusters pointing at the harness's processes. Fails when the file no longer has the names it
+    relies on."""
+    listener_ports = listener_ports or {}
     config = copy.deepcopy(yaml.safe_load(source.read_text()))
     config["admin"]["address"]["socket_address"] = {"address": "127.0.0.1",
                                                     "port_value": admin_port}
     names = set()
     for listener in config["static_resources"]["listeners"]:
-        listener["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": 0}
+        listener["address"]["socket_address"] = {
+            "address": "127.0.0.1", "port_value": listener_ports.get(listener["name"], 0)}
         names.add(listener["name"])
     if not {"ingress", "stats"} <= names:
         raise HarnessError(f"{source}: listeners {sorted({'ingress', 'stats'} - names)} not found")
@@ -301,11 +305,13 @@ def render_envoy_config(source: Path, authz_port: int, app_port: int, admin_port
 class Envoy:
     """A real Envoy running deploy/envoy/envoy.yaml with the harness's ports."""
 
-    def __init__(self, workdir: Path, authz_port: int, app_port: int):
+    def __init__(self, workdir: Path, authz_port: int, app_port: int,
+                 listener_ports: dict[str, int] | None = None, admin_port: int = 0):
         self.workdir = workdir
         self.config_path = workdir / "envoy.yaml"
         self.config_path.write_text(yaml.safe_dump(
-            render_envoy_config(ENVOY_CONFIG, authz_port, app_port, free_port()),
+            render_envoy_config(ENVOY_CONFIG, authz_port, app_port, admin_port or free_port(),
+                                listener_ports),
             sort_keys=False))
         self.admin_path = workdir / "envoy-admin-address"
         argv = [envoy_binary(), "-c", self.config_path,
@@ -413,17 +419,24 @@ class Stack:
     """The upstream, the sidecar and Envoy in front of them, in one temporary directory."""
 
     def __init__(self, workdir: Path, world: Path | None = None, log_level: str = "info",
-                 sidecar_env: dict | None = None):
+                 sidecar_env: dict | None = None, ports: dict[str, int] | None = None):
+        """`ports` (scripts/demo): fixed ports for "ingress", "stats", "admin", "upstream",
+        "grpc" and "metrics"; unnamed ones are picked."""
         self.workdir = workdir
-        self.upstream = Upstream(workdir)
-        self.sidecar = Sidecar(workdir, world=world, log_level=log_level, env=sidecar_env)
+        self.ports = ports or {}
+        self.upstream = Upstream(workdir, self.ports.get("upstream", 0))
+        self.sidecar = Sidecar(workdir, world=world, log_level=log_level, env=sidecar_env,
+                               grpc_port=self.ports.get("grpc", 0),
+                               metrics_port=self.ports.get("metrics", 0))
         self.envoy: Envoy | None = None
 
     def start(self) -> "Stack":
         try:
             self.upstream.start()
             self.sidecar.start()
-            self.envoy = Envoy(self.workdir, self.sidecar.grpc_port, self.upstream.port).start()
+            listeners = {k: v for k, v in self.ports.items() if k in ("ingress", "stats")}
+            self.envoy = Envoy(self.workdir, self.sidecar.grpc_port, self.upstream.port,
+                               listeners, self.ports.get("admin", 0)).start()
         except BaseException:
             self.stop()
             raise
