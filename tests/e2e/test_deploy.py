@@ -10,7 +10,7 @@ import subprocess
 import yaml
 
 from conftest import start_stack, stop_stack
-from harness import (ENVOY_CONFIG, REPO, envoy_binary, free_port, prometheus_binary,
+from harness import (ENVOY_CONFIG, REPO, envoy_binary, free_port, http_get, prometheus_binary,
                      render_envoy_config, sidecar_binary)
 from rows import check, send
 
@@ -223,3 +223,14 @@ def test_prometheus_configs_pass_promtool(workdir):
     swapped.write_text(yaml.safe_dump(config))
     run = subprocess.run([promtool, "check", "config", swapped], capture_output=True, timeout=30)
     assert run.returncode == 0, run.stdout.decode() + run.stderr.decode()
+
+
+def test_stats_listener_exposes_metrics_and_readiness_only(stack):
+    """The stats listener (what the kubelet and Prometheus reach) is not the admin interface."""
+    assert stack.envoy is not None
+    base = f"http://127.0.0.1:{stack.envoy.stats_port}"
+    assert http_get(f"{base}/ready")[0] == 200
+    status, body = http_get(f"{base}/stats/prometheus")
+    assert status == 200 and b"envoy_http_ext_authz_ok" in body
+    for path in ("/quitquitquit", "/healthcheck/fail", "/config_dump", "/stats", "/"):
+        assert http_get(f"{base}{path}")[0] == 404, path
