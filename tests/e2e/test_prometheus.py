@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from collections import Counter
 
 from harness import REPO, Prometheus, http_get, prometheus_binary, wait_until
@@ -36,8 +37,12 @@ def test_prometheus_scrapes_exact_decision_counts(fresh_stack, workdir):
         total = sum(expected.values())
 
         def scraped_everything():
-            r = prom.query("sum(lattice_authz_checks_total)")
-            return r and float(r[0]["value"][1]) == total
+            # Both targets, scraped after the last request (each at its own offset).
+            sidecar = prom.query("sum(lattice_authz_checks_total)")
+            envoy = prom.query('sum({__name__=~"envoy_http_ext_authz_(ok|denied)",'
+                               'envoy_ext_authz_prefix="lattice"})')
+            return (sidecar and float(sidecar[0]["value"][1]) == total
+                    and envoy and float(envoy[0]["value"][1]) == total)
 
         wait_until(scraped_everything, 30, f"Prometheus to see {total} checks", prom.proc,
                    interval=0.25)
@@ -79,6 +84,8 @@ def test_prometheus_scrapes_exact_decision_counts(fresh_stack, workdir):
                          ("envoy_http_ext_authz_error",): 0.0,
                          ("envoy_http_ext_authz_failure_mode_allowed",): 0.0}, envoy
 
+        # Two more scrapes, so that rate() has samples to work on in the dashboard's queries.
+        time.sleep(2.5)
         check_dashboard(prom)
 
         # promtool lints exactly what the sidecar serves.
@@ -92,7 +99,8 @@ def test_prometheus_scrapes_exact_decision_counts(fresh_stack, workdir):
 
 
 def check_dashboard(prom: Prometheus) -> None:
-    """Every query of deploy/grafana/lattice-authz.json runs, and every metric it names exists."""
+    """Every query of deploy/grafana/lattice-authz.json runs and returns data, and every metric
+    it names exists."""
     dashboard = json.loads((REPO / "deploy" / "grafana" / "lattice-authz.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
     assert len(exprs) >= 10
@@ -102,11 +110,9 @@ def check_dashboard(prom: Prometheus) -> None:
     for expr in exprs:
         promql = (expr.replace("$__rate_interval", "1m").replace("$__range", "5m")
                   .replace("$job", ".*"))
-        prom.query(promql)  # raises on a syntax error
-        names = set(re.findall(r"\b(lattice_authz_\w+|grpc_server_\w+)", promql))
-        names |= {n for n in known if n.startswith("envoy_http_ext_authz_")
-                  and re.search(r"__name__=~\"envoy_http_ext_authz_", promql)
-                  and n.split("envoy_http_ext_authz_")[1] in ("ok", "denied", "error",
-                                                              "failure_mode_allowed")}
+        assert prom.query(promql), f"dashboard query {expr!r} returns no data"
+        # Metric names, not label names (those are followed by a matcher).
+        names = set(re.findall(r"\b((?:lattice_authz|grpc_server|envoy)_\w+)\b(?!\s*[=!~])",
+                               promql))
         missing = names - known
         assert not missing, f"dashboard query {expr!r} names unknown metrics {missing}"

@@ -55,15 +55,14 @@ class Load:
     threads, until stopped; every answer recorded."""
 
     def __init__(self, envoy_port: int, threads: int = 2):
-        os.environ["LATTICE_E2E_ENVOY"] = f"127.0.0.1:{envoy_port}"
-        os.environ["LATTICE_E2E_SOURCE_IP"] = VPC_A.source_ip
+        self.envoy = f"127.0.0.1:{envoy_port}"
         self.results: list[Result] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def _run(self) -> None:
-        http = lattice_transport.requests_via_envoy()
+        http = lattice_transport.requests_via_envoy(self.envoy, VPC_A.source_ip)
         url = f"http://{NGINX_HOST}/"
         callers = [LATTICEUSER, LATTICECLIENT]
         i = 0

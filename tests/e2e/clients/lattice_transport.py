@@ -35,10 +35,12 @@ class _ViaEnvoy(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def requests_via_envoy() -> requests.Session:
+def requests_via_envoy(envoy: str | None = None, source_ip: str | None = None
+                       ) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxies, no .netrc
-    adapter = _ViaEnvoy(os.environ["LATTICE_E2E_ENVOY"], os.environ["LATTICE_E2E_SOURCE_IP"])
+    adapter = _ViaEnvoy(envoy or os.environ["LATTICE_E2E_ENVOY"],
+                        source_ip or os.environ["LATTICE_E2E_SOURCE_IP"])
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
