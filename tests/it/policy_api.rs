@@ -1,5 +1,5 @@
 //! The public surface the `lattice` layer relies on: options, introspection, rendering.
-#![allow(clippy::unwrap_used, reason = "test")]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test")]
 
 use std::collections::HashMap;
 

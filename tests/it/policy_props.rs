@@ -2,6 +2,7 @@
 //! `Policy::to_json` compiles to one with the same normal form and the same decisions.
 #![allow(
     clippy::unwrap_used,
+    clippy::indexing_slicing,
     reason = "generated policies are valid by construction"
 )]
 
