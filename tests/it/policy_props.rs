@@ -229,3 +229,38 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A cheap stand-in for the cargo-fuzz target: arbitrary edits of a real policy never make
+    /// `compile` panic, and whatever compiles also evaluates and re-serialises.
+    #[test]
+    fn compile_never_panics_on_edited_documents(
+        (version, stmts) in policy(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), prop::option::of(any::<char>())), 1..6),
+        reqs in prop::collection::vec(request(), 1..2),
+    ) {
+        let mut chars: Vec<char> = text(&version, &stmts).chars().collect();
+        for (at, c) in edits {
+            let i = at.index(chars.len() + 1);
+            match c {
+                Some(c) => chars.insert(i, c),
+                None if i < chars.len() => { chars.remove(i); }
+                None => {}
+            }
+        }
+        let s: String = chars.into_iter().collect();
+        if let Ok(c) = Policy::compile(&s, &ParseOptions::new(PolicyKind::Resource)) {
+            let _ = c.policy.to_json();
+            for r in &reqs {
+                let _ = decide(&c.policy, r);
+            }
+        }
+    }
+
+    #[test]
+    fn compile_never_panics_on_any_text(s in "\\PC{0,300}") {
+        let _ = Policy::compile(&s, &ParseOptions::new(PolicyKind::Identity));
+    }
+}
