@@ -100,16 +100,24 @@ struct ValidateArgs {
     json: bool,
 }
 
-fn settings(file: Option<&PathBuf>, flags: &Flags) -> Result<Settings, String> {
-    let raw = match file {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read settings file {}: {e}", path.display()))?;
-            Some(RawSettings::from_text(&text).map_err(|e| e.to_string())?)
-        }
+/// Settings from the file, the environment and `flags`; on a problem, says so on stderr and
+/// gives the exit code (64).
+fn settings(file: Option<&PathBuf>, flags: &Flags) -> Result<Settings, ExitCode> {
+    let read = || -> Result<Settings, String> {
+        let raw = match file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read settings file {}: {e}", path.display()))?;
+                Some(RawSettings::from_text(&text).map_err(|e| e.to_string())?)
+            }
+        };
+        Settings::resolve(raw, &ProcessEnv, flags).map_err(|e| e.to_string())
     };
-    Settings::resolve(raw, &ProcessEnv, flags).map_err(|e| e.to_string())
+    read().map_err(|e| {
+        eprintln!("lattice-authz: {e}");
+        ExitCode::from(EX_USAGE)
+    })
 }
 
 fn init_logging(settings: &Settings) {
@@ -151,10 +159,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
     };
     let settings = match settings(args.settings.as_ref(), &flags) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("lattice-authz: {e}");
-            return ExitCode::from(EX_USAGE);
-        }
+        Err(code) => return code,
     };
     init_logging(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -222,10 +227,7 @@ fn check(args: &CheckArgs) -> ExitCode {
     };
     let settings = match settings(args.settings.as_ref(), &flags) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("lattice-authz: {e}");
-            return ExitCode::from(EX_USAGE);
-        }
+        Err(code) => return code,
     };
     let now = match &args.now {
         None => SystemClock.now(),
@@ -347,10 +349,7 @@ fn validate(args: &ValidateArgs) -> ExitCode {
     };
     let settings = match settings(args.settings.as_ref(), &flags) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("lattice-authz: {e}");
-            return ExitCode::from(EX_USAGE);
-        }
+        Err(code) => return code,
     };
     let store = Store::new(settings);
     let problems = match store.build_once(SystemClock.now()) {
