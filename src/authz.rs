@@ -9,6 +9,7 @@
 //! It must not touch: policy semantics or signature maths (those are `lattice` and `sigv4`).
 
 mod convert;
+mod raw;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -25,6 +26,7 @@ use crate::metrics::{DecisionLabel, GrpcMethod, Metrics};
 use crate::store::{Snapshot, Store};
 
 pub use convert::{InvalidCheckRequest, MAX_HEADERS, MAX_TARGET_BYTES, RequestView};
+pub use raw::{InvalidRawRequest, MAX_RAW_REQUEST_BYTES, RawRequest};
 
 /// Reasons of `decision="error"` and of malformed requests, besides `lattice::Reason`'s.
 pub const ERROR_REASONS: &[&str] = &["not_ready", "deadline_exceeded"];

@@ -100,16 +100,24 @@ struct ValidateArgs {
     json: bool,
 }
 
-fn settings(file: Option<&PathBuf>, flags: &Flags) -> Result<Settings, String> {
-    let raw = match file {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read settings file {}: {e}", path.display()))?;
-            Some(RawSettings::from_text(&text).map_err(|e| e.to_string())?)
-        }
+/// Settings from the file, the environment and `flags`; on a problem, says so on stderr and
+/// gives the exit code (64).
+fn settings(file: Option<&PathBuf>, flags: &Flags) -> Result<Settings, ExitCode> {
+    let read = || -> Result<Settings, String> {
+        let raw = match file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read settings file {}: {e}", path.display()))?;
+                Some(RawSettings::from_text(&text).map_err(|e| e.to_string())?)
+            }
+        };
+        Settings::resolve(raw, &ProcessEnv, flags).map_err(|e| e.to_string())
     };
-    Settings::resolve(raw, &ProcessEnv, flags).map_err(|e| e.to_string())
+    read().map_err(|e| {
+        eprintln!("lattice-authz: {e}");
+        ExitCode::from(EX_USAGE)
+    })
 }
 
 fn init_logging(settings: &Settings) {
@@ -151,10 +159,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
     };
     let settings = match settings(args.settings.as_ref(), &flags) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("lattice-authz: {e}");
-            return ExitCode::from(EX_USAGE);
-        }
+        Err(code) => return code,
     };
     init_logging(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -215,81 +220,6 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// A request in the format of AWS's SigV4 test suite: request line, headers, blank line, body.
-#[derive(Debug)]
-struct RawRequest {
-    method: String,
-    target: String,
-    headers: Vec<(String, Vec<u8>)>,
-    body: Vec<u8>,
-}
-
-fn parse_raw_request(bytes: &[u8]) -> Result<RawRequest, String> {
-    let split = find_blank_line(bytes);
-    let (head, body) = match split {
-        Some((end, skip)) => (
-            bytes.get(..end).unwrap_or_default(),
-            bytes.get(end + skip..).unwrap_or_default(),
-        ),
-        None => (bytes, &[][..]),
-    };
-    let head = std::str::from_utf8(head)
-        .map_err(|_| "the request line and headers are not UTF-8".to_owned())?;
-    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let request_line = lines
-        .next()
-        .filter(|l| !l.is_empty())
-        .ok_or("the request is empty")?;
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
-        return Err(format!(
-            "`{request_line}` is not a request line (METHOD TARGET HTTP/1.1)"
-        ));
-    };
-    if method.is_empty() || !target.starts_with('/') {
-        return Err(format!(
-            "`{request_line}` is not a request line (METHOD TARGET HTTP/1.1)"
-        ));
-    }
-    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
-    for line in lines {
-        if line.starts_with([' ', '\t']) {
-            // obs-fold: a continuation of the previous header's value.
-            let Some((_, value)) = headers.last_mut() else {
-                return Err("a continuation line before any header".into());
-            };
-            value.push(b' ');
-            value.extend_from_slice(line.trim().as_bytes());
-            continue;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("`{line}` is not a header line (Name: value)"));
-        };
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(format!("`{name}` is not a header name"));
-        }
-        headers.push((name.to_ascii_lowercase(), value.trim().as_bytes().to_vec()));
-    }
-    Ok(RawRequest {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        headers,
-        body: body.to_vec(),
-    })
-}
-
-fn find_blank_line(bytes: &[u8]) -> Option<(usize, usize)> {
-    let crlf = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| (p, 4));
-    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    }
-}
-
 fn check(args: &CheckArgs) -> ExitCode {
     let flags = Flags {
         world: args.config.clone(),
@@ -297,10 +227,7 @@ fn check(args: &CheckArgs) -> ExitCode {
     };
     let settings = match settings(args.settings.as_ref(), &flags) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("lattice-authz: {e}");
-            return ExitCode::from(EX_USAGE);
-        }
+        Err(code) => return code,
     };
     let now = match &args.now {
         None => SystemClock.now(),
@@ -325,7 +252,7 @@ fn check(args: &CheckArgs) -> ExitCode {
         eprintln!("lattice-authz: cannot read the request: {e}");
         return ExitCode::from(EX_DATAERR);
     }
-    let raw = match parse_raw_request(&bytes) {
+    let raw = match authz::RawRequest::parse(&bytes) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("lattice-authz: unreadable request: {e}");
@@ -348,12 +275,7 @@ fn check(args: &CheckArgs) -> ExitCode {
         .iter()
         .map(|(n, v)| sigv4::Header { name: n, value: v })
         .collect();
-    let authority = raw
-        .headers
-        .iter()
-        .find(|(n, _)| n == "host")
-        .and_then(|(_, v)| std::str::from_utf8(v).ok())
-        .unwrap_or("");
+    let authority = raw.host().unwrap_or("");
     if authority.is_empty() {
         eprintln!("lattice-authz: unreadable request: no Host header");
         return ExitCode::from(EX_DATAERR);
@@ -427,10 +349,7 @@ fn validate(args: &ValidateArgs) -> ExitCode {
     };
     let settings = match settings(args.settings.as_ref(), &flags) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("lattice-authz: {e}");
-            return ExitCode::from(EX_USAGE);
-        }
+        Err(code) => return code,
     };
     let store = Store::new(settings);
     let problems = match store.build_once(SystemClock.now()) {
@@ -469,31 +388,5 @@ fn validate(args: &ValidateArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_suite_format() {
-        let r = parse_raw_request(
-            b"GET /?a=b HTTP/1.1\nHost: example.amazonaws.com\nX-Fold:a\n  b\n\nbody",
-        )
-        .unwrap();
-        assert_eq!(r.method, "GET");
-        assert_eq!(r.target, "/?a=b");
-        assert_eq!(
-            r.headers,
-            vec![
-                ("host".into(), b"example.amazonaws.com".to_vec()),
-                ("x-fold".into(), b"a b".to_vec())
-            ]
-        );
-        assert_eq!(r.body, b"body");
-        assert!(parse_raw_request(b"").is_err());
-        assert!(parse_raw_request(b"GET\n\n").is_err());
-        assert!(parse_raw_request(b"GET / HTTP/1.1\nno colon\n\n").is_err());
     }
 }

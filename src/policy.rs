@@ -31,6 +31,11 @@
 //! - `Bool` accepts policy variables (the operator page says so).
 //! - `NotPrincipal`: the statement applies when no entry matches any identity of the caller;
 //!   an account entry (id or root ARN) therefore excludes every principal of that account.
+//! - `{"AWS": "*"}` is `"*"` for every caller (services and federated callers included);
+//!   only its match of anonymous callers is optional (`aws_wildcard_matches_anonymous`).
+//! - A role session matches a role entry through `AwsIdentity::role_arn`; a federated-user
+//!   session matches its federating user's entry and reports `PrincipalMatch::Role` (both are
+//!   "limited by session policies"). `CanonicalUser` entries never match.
 //! - IPv4-mapped IPv6 callers match IPv4 blocks by their IPv4 address.
 //! - Four digits in a `Date*` value are a year; other all-digit values are epoch seconds.
 //! - A context value an operator cannot read (`abc` for `NumericEquals`) matches no policy

@@ -162,12 +162,13 @@ impl Store {
             Err(e) => return self.fail(e),
         };
         let fingerprint = sources.fingerprint();
-        let unchanged = self.current.load().is_some()
-            && self
-                .last_fingerprint
-                .lock()
-                .map(|f| *f == Some(fingerprint))
-                .unwrap_or(false);
+        // The same inputs give the same result: an invalid world is reported once, not at every
+        // poll, and is retried when its files change.
+        let unchanged = self
+            .last_fingerprint
+            .lock()
+            .map(|f| *f == Some(fingerprint))
+            .unwrap_or(false);
         if unchanged {
             return Reload::Unchanged;
         }

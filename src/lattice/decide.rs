@@ -645,9 +645,9 @@ impl World {
     /// The network layer: service by host, VPC by source, association (or VPC endpoint), and the
     /// association's security groups. A request that fails here never reaches Lattice's auth.
     pub fn route<'w>(&'w self, request: &'w Request<'w>) -> Result<Route<'w>, Box<Decision<'w>>> {
-        let Some(service) = self
+        let Some((service_index, service)) = self
             .service_by_host(request.authority)
-            .and_then(|i| self.services.get(i))
+            .and_then(|i| Some((i, self.services.get(i)?)))
         else {
             let host = sanitize(super::world::host_of(request.authority));
             return Err(Box::new(self.denied(
@@ -657,11 +657,6 @@ impl World {
                 Failure::UnknownService(host),
             )));
         };
-        let service_index = self
-            .services
-            .iter()
-            .position(|s| std::ptr::eq(s, service))
-            .unwrap_or(usize::MAX);
         let Some(vpc) = self
             .vpc_by_address(request.source)
             .and_then(|i| self.vpcs.get(i))

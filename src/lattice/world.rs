@@ -531,6 +531,25 @@ fn iam_arn<'t>(arn: &'t str, kind: &str) -> Option<(&'t str, &'t str, &'t str)> 
         .then_some((partition, account, name))
 }
 
+/// VPC id → index.
+fn vpc_index(vpcs: &[Vpc]) -> HashMap<Arc<str>, usize> {
+    vpcs.iter()
+        .enumerate()
+        .map(|(i, v)| (v.id.clone(), i))
+        .collect()
+}
+
+/// Every name (id, ARN, name) of each item → its index; the first item wins a shared name.
+fn name_index<'n>(items: impl Iterator<Item = [&'n str; 3]>) -> HashMap<&'n str, usize> {
+    let mut out = HashMap::new();
+    for (i, names) in items.enumerate() {
+        for name in names {
+            out.entry(name).or_insert(i);
+        }
+    }
+    out
+}
+
 fn valid_account(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
@@ -1266,6 +1285,7 @@ impl Builder<'_> {
         let mut vpcs: Vec<Vpc> = Vec::new();
         let mut by_address = PrefixMap::default();
         let mut blocks: HashMap<Cidr, String> = HashMap::new();
+        let mut seen = HashSet::new();
         for (i, v) in spec.vpcs.iter().enumerate() {
             let p = format!("/vpcs/{i}");
             if !v.vpc_id.starts_with("vpc-") {
@@ -1275,7 +1295,7 @@ impl Builder<'_> {
                     Some("e.g. `vpc-0a0a0a0a0a0a0a0a0`"),
                 );
             }
-            if vpcs.iter().any(|x| *x.id == *v.vpc_id) {
+            if !seen.insert(v.vpc_id.as_str()) {
                 self.error(
                     format!("{p}/vpcId"),
                     format!("VPC `{}` is defined twice", v.vpc_id),
@@ -1331,6 +1351,7 @@ impl Builder<'_> {
         vpcs: &[Vpc],
     ) -> (Vec<SecurityGroup>, HashMap<String, (usize, usize)>) {
         let mut groups = Vec::new();
+        let vpc_index = vpc_index(vpcs);
         let mut index = HashMap::new();
         for (i, g) in spec.security_groups.iter().enumerate() {
             let p = format!("/securityGroups/{i}");
@@ -1341,7 +1362,7 @@ impl Builder<'_> {
                     None,
                 );
             }
-            let Some(vpc) = vpcs.iter().position(|v| *v.id == *g.vpc_id) else {
+            let Some(vpc) = vpc_index.get(g.vpc_id.as_str()).copied() else {
                 self.error(
                     format!("{p}/vpcId"),
                     format!(
@@ -1424,6 +1445,7 @@ impl Builder<'_> {
         account_index: &mut HashMap<Arc<str>, usize>,
     ) -> Vec<Service> {
         let mut out: Vec<Service> = Vec::new();
+        let mut seen = HashSet::new();
         for (i, s) in spec.services.iter().enumerate() {
             let p = format!("/services/{i}");
             if !valid_resource_id(&s.id, "svc-") {
@@ -1448,7 +1470,7 @@ impl Builder<'_> {
                     Some("3 to 40 of a-z, 0-9 and '-', no leading, trailing or double hyphen"),
                 );
             }
-            if out.iter().any(|x| *x.id == *s.id) {
+            if !seen.insert(s.id.as_str()) {
                 self.error(
                     format!("{p}/id"),
                     format!("service `{}` is defined twice", s.id),
@@ -1513,13 +1535,6 @@ impl Builder<'_> {
         out
     }
 
-    /// Resolves a service reference: id, name or ARN.
-    fn service_ref(services: &[Service], reference: &str) -> Option<usize> {
-        services
-            .iter()
-            .position(|s| *s.id == *reference || *s.arn == *reference || *s.name == *reference)
-    }
-
     #[expect(
         clippy::too_many_arguments,
         reason = "the pieces built so far, passed explicitly"
@@ -1536,6 +1551,9 @@ impl Builder<'_> {
         groups: &[SecurityGroup],
     ) -> (Vec<ServiceNetwork>, AssociationMap) {
         let mut out: Vec<ServiceNetwork> = Vec::new();
+        let mut seen = HashSet::new();
+        let vpc_index = vpc_index(vpcs);
+        let service_index = name_index(services.iter().map(|s| [&*s.id, &*s.arn, &*s.name]));
         let mut associations = HashMap::new();
         for (i, n) in spec.service_networks.iter().enumerate() {
             let p = format!("/serviceNetworks/{i}");
@@ -1546,7 +1564,7 @@ impl Builder<'_> {
                     Some("`sn-` and 17 lowercase letters or digits"),
                 );
             }
-            if out.iter().any(|x| *x.id == *n.id || *x.name == *n.name) {
+            if !seen.insert(n.id.as_str()) || !seen.insert(n.name.as_str()) {
                 self.error(
                     format!("{p}/id"),
                     format!("service network `{}` ({}) is defined twice", n.id, n.name),
@@ -1576,7 +1594,7 @@ impl Builder<'_> {
             let index = out.len();
             for (j, a) in n.vpc_associations.iter().enumerate() {
                 let ap = format!("{p}/vpcAssociations/{j}");
-                let Some(vpc_i) = vpcs.iter().position(|v| *v.id == *a.vpc_id) else {
+                let Some(vpc_i) = vpc_index.get(a.vpc_id.as_str()).copied() else {
                     self.error(format!("{ap}/vpcId"), format!("service network `{}` is associated with VPC `{}`, which is not defined", n.id, a.vpc_id), None);
                     continue;
                 };
@@ -1618,7 +1636,7 @@ impl Builder<'_> {
                 }
             }
             for (j, reference) in n.service_associations.iter().enumerate() {
-                match Self::service_ref(services, reference) {
+                match service_index.get(reference.as_str()).copied() {
                     Some(s) => {
                         let service = services.get(s).map_or("", |s| &*s.arn);
                         associations.insert((index, s), Arc::from(format!("ServiceArn={service}; ServiceNetworkArn={arn}")));
@@ -1656,6 +1674,8 @@ impl Builder<'_> {
         HashMap<IpAddr, usize>,
         HashMap<Arc<str>, usize>,
     ) {
+        let vpc_index = vpc_index(vpcs);
+        let network_index = name_index(networks.iter().map(|n| [&*n.id, &*n.arn, &*n.name]));
         let mut out = Vec::new();
         let mut by_address = HashMap::new();
         let mut by_id = HashMap::new();
@@ -1668,7 +1688,7 @@ impl Builder<'_> {
                     None,
                 );
             }
-            let Some(vpc) = vpcs.iter().position(|v| *v.id == *e.vpc_id) else {
+            let Some(vpc) = vpc_index.get(e.vpc_id.as_str()).copied() else {
                 self.error(
                     format!("{p}/vpcId"),
                     format!(
@@ -1679,11 +1699,7 @@ impl Builder<'_> {
                 );
                 continue;
             };
-            let Some(network) = networks.iter().position(|n| {
-                *n.id == *e.service_network
-                    || *n.arn == *e.service_network
-                    || *n.name == *e.service_network
-            }) else {
+            let Some(network) = network_index.get(e.service_network.as_str()).copied() else {
                 self.error(
                     format!("{p}/serviceNetwork"),
                     format!(

@@ -100,6 +100,8 @@ pub(crate) struct Block {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Statement {
+    /// Position in the `Statement` array (kept because non-object items are skipped).
+    pub(crate) index: usize,
     pub(crate) pointer: String,
     pub(crate) sid: Option<Box<str>>,
     pub(crate) effect: Option<Effect>,
@@ -413,6 +415,7 @@ fn statement(
         sid: sid.as_deref(),
     };
     let mut st = Statement {
+        index,
         condition_pointer: child(pointer, "Condition"),
         pointer: pointer.to_owned(),
         sid: None,

@@ -91,7 +91,8 @@ pub(crate) fn compile(
     let mut out = Vec::with_capacity(doc.statements.len());
     let mut index: HashMap<Box<str>, Vec<u32>> = HashMap::new();
     let mut sids: Vec<&str> = Vec::new();
-    for (i, st) in doc.statements.iter().enumerate() {
+    for st in &doc.statements {
+        let i = st.index;
         let site = Site {
             statement: Some(i),
             sid: st.sid.as_deref(),
@@ -126,7 +127,8 @@ pub(crate) fn compile(
                 exact: Box::default(),
                 globs: Box::default(),
             });
-        let idx = u32::try_from(i).unwrap_or(u32::MAX);
+        // Position in the compiled list (the evaluator's index), not the document index.
+        let idx = u32::try_from(out.len()).unwrap_or(u32::MAX);
         for a in actions.exact.iter() {
             let list = index.entry(a.clone()).or_default();
             if list.last() != Some(&idx) {

@@ -135,12 +135,13 @@ impl Principals {
         if self.accounts.iter().any(|a| **a == *id.account) {
             best = stronger(best, Some(PrincipalMatch::Account));
         }
-        let partition = Arn::parse(id.arn).map(|a| a.partition);
         for (entry, kind) in &self.arns {
             let m = match kind {
+                // The root ARN names the account in the caller's partition.
                 ArnKind::Root => Arn::parse(entry)
                     .filter(|e| {
-                        e.account == id.account && partition.is_none_or(|p| p == e.partition)
+                        e.account == id.account
+                            && Arn::parse(id.arn).is_none_or(|a| a.partition == e.partition)
                     })
                     .map(|_| PrincipalMatch::Account),
                 _ if **entry == *id.arn => Some(PrincipalMatch::Exact),

@@ -306,7 +306,10 @@ async fn not_ready_until_a_world_loads_and_fails_closed() {
     );
 
     // Fix the world: the reload loop picks it up and the sidecar becomes ready.
-    std::fs::write(&world, lattice_authz::lattice::World::EXAMPLE_YAML).unwrap();
+    // Replace atomically: the poller may run at any moment and must not see a half-written file.
+    let staged = dir.path().join(".world.yaml.tmp");
+    std::fs::write(&staged, lattice_authz::lattice::World::EXAMPLE_YAML).unwrap();
+    std::fs::rename(&staged, &world).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while http_get(running.metrics_addr, "/readyz").0 != 200 {
         assert!(std::time::Instant::now() < deadline, "world never loaded");
