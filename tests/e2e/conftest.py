@@ -60,16 +60,10 @@ def stack():
 
 @pytest.fixture
 def fresh_stack(request):
-    """A stack of this test's own; `@pytest.mark.stack(world=..., sidecar_env=...)` configures."""
-    marker = request.node.get_closest_marker("stack")
-    s = start_stack(request.node.name[:30], **(marker.kwargs if marker else {}))
-    request.node.e2e_stack = s
+    """A stack of this test's own: the built-in world, fresh counters, free to stop."""
+    s = start_stack(request.node.name[:30])
     yield s
     stop_stack(s)
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "stack(**kwargs): settings of fresh_stack")
 
 
 @pytest.hookimpl(hookwrapper=True)
