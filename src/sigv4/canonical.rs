@@ -39,6 +39,13 @@ fn push_escaped(out: &mut Buf, b: u8) {
 
 /// `UriEncode` (sigv4 §1.6.1): every byte but `A-Za-z0-9-._~` (and `/` when `keep_slash`) as `%XX`.
 pub(crate) fn uri_encode(out: &mut Buf, bytes: &[u8], keep_slash: bool) {
+    if bytes
+        .iter()
+        .all(|&b| is_unreserved(b) || (keep_slash && b == b'/'))
+    {
+        out.extend_from_slice(bytes);
+        return;
+    }
     for &b in bytes {
         if is_unreserved(b) || (keep_slash && b == b'/') {
             out.push(b);
@@ -69,6 +76,10 @@ pub(crate) fn check_escapes(text: &[u8]) -> Result<(), BadEscape> {
 /// Percent-decodes `text` into `out`; `+` becomes a space (form encoding, sigv4 §1.6.3).
 /// Escapes were validated by [`check_escapes`]; an invalid one is copied verbatim.
 pub(crate) fn query_decode(out: &mut Buf, text: &[u8]) {
+    if !text.iter().any(|&b| b == b'%' || b == b'+') {
+        out.extend_from_slice(text);
+        return;
+    }
     let mut i = 0;
     while let Some(&b) = text.get(i) {
         match b {
@@ -219,6 +230,18 @@ pub(crate) fn valid_header_value(value: &[u8]) -> bool {
 /// space (sigv4 §1.6.4).
 pub(crate) fn push_trimmed(out: &mut Buf, value: &[u8]) {
     let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    // Fast path: nothing to trim or collapse (a single inner space is kept as is).
+    let mut previous_blank = true;
+    let mut clean = true;
+    for b in value {
+        let blank = is_blank(b);
+        clean &= !(blank && (previous_blank || *b == b'\t'));
+        previous_blank = blank;
+    }
+    if clean && !previous_blank {
+        out.extend_from_slice(value);
+        return;
+    }
     let mut in_run = false;
     let mut started = false;
     for b in value {
@@ -303,5 +326,16 @@ mod tests {
         let mut out = Buf::new();
         push_trimmed(&mut out, b" \t a   b \t c  ");
         assert_eq!(out.as_slice(), b"a b c");
+        for (input, expected) in [
+            (&b"a b"[..], &b"a b"[..]),
+            (b"a\tb", b"a b"),
+            (b"", b""),
+            (b" ", b""),
+            (b"x ", b"x"),
+        ] {
+            let mut out = Buf::new();
+            push_trimmed(&mut out, input);
+            assert_eq!(out.as_slice(), expected);
+        }
     }
 }

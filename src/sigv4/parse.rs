@@ -343,4 +343,17 @@ mod tests {
             "AWS query-string parameters must include 'X-Amz-Algorithm'. AWS query-string parameters must include 'X-Amz-Credential'. AWS query-string parameters must include 'X-Amz-SignedHeaders'. AWS query-string parameters must include 'X-Amz-Date'. Re-examine the query-string parameters."
         );
     }
+
+    proptest::proptest! {
+        /// The parsers never panic, whatever the bytes (a cheap stand-in for the fuzz targets).
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300), text in ".{0,200}") {
+            let _ = parse_authorization(&bytes);
+            let mut header = b"AWS4-HMAC-SHA256 ".to_vec();
+            header.extend_from_slice(&bytes);
+            let _ = parse_authorization(&header);
+            let _ = parse_presigned_query(&text);
+            let _ = parse_presigned_query(&format!("X-Amz-Algorithm=AWS4-ECDSA-P256-SHA256&{text}"));
+        }
+    }
 }

@@ -482,4 +482,33 @@ proptest! {
         let got = verify(&raw, settings(query_auth));
         prop_assert!(got.is_ok(), "{} {}: {:?}", method, target, got);
     }
+
+    /// Whatever arrives, verification returns a value: no panic on odd targets, dates,
+    /// Authorization headers or non-UTF-8 header values.
+    #[test]
+    fn verify_never_panics(
+        target in "[ -~]{0,40}",
+        auth in "AWS4-(HMAC-SHA256|ECDSA-P256-SHA256) Credential=[ -~]{0,60}, SignedHeaders=[a-z;:-]{0,40}, Signature=[0-9a-f]{0,150}",
+        date in "[0-9TZ]{0,18}",
+        values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..4),
+        query_auth in any::<bool>(),
+    ) {
+        let mut headers = vec![
+            ("authorization".to_owned(), auth.into_bytes()),
+            ("x-amz-date".to_owned(), date.into_bytes()),
+        ];
+        for (i, v) in values.into_iter().enumerate() {
+            let name = ["host", "x-amz-content-sha256", "x-amz-security-token", "x-amz-region-set"][i % 4];
+            headers.push((name.to_owned(), v));
+        }
+        let raw = RawRequest {
+            method: "GET".into(),
+            target,
+            authority: HOST.into(),
+            headers,
+            body: Vec::new(),
+        };
+        let list = raw.header_list();
+        let _ = Verifier::new(settings(query_auth)).verify(&raw.view(&list), signed_at(), &creds());
+    }
 }
