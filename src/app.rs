@@ -4,6 +4,8 @@
 //!
 //! It must not touch: request semantics (that is `authz` and below).
 
+mod conn;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -164,7 +166,10 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     let mut grpc_shutdown = shutdown_rx.clone();
     let drain_health = health.clone();
     let grpc = tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+            |accepted| accepted.and_then(conn::CheckConnection::new),
+        );
         let signal = async move {
             let _ = grpc_shutdown.wait_for(|stop| *stop).await;
             drain_health
