@@ -12,6 +12,8 @@
 //! - [`store`]: loads the world from files, compiles snapshots, hot reload, last good snapshot.
 //! - [`metrics`]: every metric name, its help text and closed label sets.
 //! - [`authz`]: the ext_authz service: `CheckRequest` → request view, decision → `CheckResponse`.
+//! - [`logging`]: the JSON log line format and batched standard output.
+//! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).
 //! - [`app`]: wiring: gRPC server, tower layers, health, reflection, metrics endpoint, shutdown.
 //! - `test_util` (feature `test-util`): a real SigV4 client and Envoy-shaped `CheckRequest`s for
 //!   tests and benches.
@@ -23,8 +25,10 @@
 
 pub mod app;
 pub mod authz;
+mod civil;
 pub mod config;
 pub mod lattice;
+pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod sigv4;

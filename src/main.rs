@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use lattice_authz::authz::{self, Clock as _, FixedClock, SystemClock};
 use lattice_authz::config::{Flags, LogFormat, ProcessEnv, RawSettings, Settings};
 use lattice_authz::lattice::{self, Effect};
+use lattice_authz::logging;
 use lattice_authz::store::Store;
 use lattice_authz::{app, sigv4};
 
@@ -120,20 +121,17 @@ fn settings(file: Option<&PathBuf>, flags: &Flags) -> Result<Settings, ExitCode>
     })
 }
 
-fn init_logging(settings: &Settings) {
+fn init_logging(settings: &Settings) -> logging::FlushGuard {
+    let (stdout, guard) = logging::Stdout::start();
     let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(&settings.log_level);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+        .with_writer(stdout);
     let _ = match settings.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(logging::JsonLines).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    guard
 }
 
 fn main() -> ExitCode {
@@ -161,7 +159,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    init_logging(&settings);
+    let _log_writer = init_logging(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from clients import curl
+from harness import wait_until
 from rows import CASES, UUID, check, send
 from world import HELLO_ARN, HELLO_HOST, NGINX_HOST, ROWS, VPC_B, VPC_C, Row
 
@@ -101,6 +102,8 @@ def test_access_log_carries_the_decision(stack):
     assert authz["principal"] == "anonymous", entry
     assert UUID.match(authz["decision_id"]), entry
     assert entry["client"] == "127.0.0.1", entry
+    # Decision lines are written in batches, at least every 100 ms.
+    wait_until(lambda: authz["decision_id"] in stack.sidecar.output(), 5, "the decision line")
     decisions = [json.loads(line) for line in stack.sidecar.output().splitlines()
                  if line.startswith("{") and authz["decision_id"] in line]
     decided = [d for d in decisions if d.get("message") == "Authorization decided."]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import clients
+from harness import wait_until
 from rows import UUID, run_all
 from world import SECRETS
 
@@ -18,6 +19,14 @@ def test_debug_logs_hold_no_secrets(stack):
     assert stack.sidecar.log_level == "debug"
     before = len(stack.sidecar.output().splitlines())
     done = run_all(stack.envoy_port, stack.upstream.port)
+
+    def decision_lines(text):
+        return [json.loads(line) for line in text.splitlines()[before:]
+                if line.startswith("{") and '"Authorization decided."' in line]
+
+    # Decision lines are written in batches, at least every 100 ms.
+    wait_until(lambda: len(decision_lines(stack.sidecar.output())) >= len(done), 5,
+               "the run's decision lines")
     output = stack.sidecar.output()
 
     # The run really logged at debug level, as JSON lines.
