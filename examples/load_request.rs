@@ -1,0 +1,81 @@
+//! Writes one gRPC-framed `CheckRequest` for the load benchmarks (`scripts/bench-load`): the
+//! headline request of `benches/check.rs` (latticeuser → nginx in the built-in example world,
+//! SigV4-signed now, through two auth-policy layers and identity policies, raw header lines as
+//! Envoy sends them with `encode_raw_headers`), or an anonymous one. The frame is what h2load
+//! posts: a zero byte, the big-endian length, the protobuf.
+//!
+//! `cargo run --release --example load_request -- signed check.bin`
+
+#![allow(
+    missing_docs,
+    clippy::print_stderr,
+    reason = "benchmark tool, not part of the product"
+)]
+
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use lattice_authz::test_util::{HeaderMode, check_request, sign_lattice};
+use prost::Message;
+
+const NGINX: &str = "nginx-08c822987a0b6ab7d.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [case, out] = args.as_slice() else {
+        eprintln!("usage: load_request signed|anonymous OUTPUT");
+        return ExitCode::from(64);
+    };
+    let base = [("user-agent", "h2load"), ("accept", "*/*")];
+    let headers = match case.as_str() {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the request is signed for a sidecar that reads the wall clock"
+        )]
+        "signed" => sign_lattice(
+            "GET",
+            NGINX,
+            "/",
+            &base,
+            (
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                None,
+            ),
+            "ap-northeast-1",
+            SystemTime::now(),
+        ),
+        "anonymous" => std::iter::once(("host", NGINX))
+            .chain(base)
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        other => {
+            eprintln!("load_request: unknown case {other:?} (signed or anonymous)");
+            return ExitCode::from(64);
+        }
+    };
+    let request = check_request(
+        "GET",
+        "/",
+        &headers,
+        "127.0.0.1",
+        "127.0.0.1",
+        HeaderMode::Raw,
+    );
+    let body = request.encode_to_vec();
+    let Ok(len) = u32::try_from(body.len()) else {
+        eprintln!("load_request: request too large");
+        return ExitCode::from(70);
+    };
+    let mut framed = Vec::with_capacity(body.len() + 5);
+    framed.push(0);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(&body);
+    match std::fs::write(out, framed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("load_request: cannot write {out}: {e}");
+            ExitCode::from(73)
+        }
+    }
+}
