@@ -1,10 +1,13 @@
-//! Writes one gRPC-framed `CheckRequest` for the load benchmarks (`scripts/bench-load`): the
-//! headline request of `benches/check.rs` (latticeuser → nginx in the built-in example world,
-//! SigV4-signed now, through two auth-policy layers and identity policies, raw header lines as
-//! Envoy sends them with `encode_raw_headers`), or an anonymous one. The frame is what h2load
-//! posts: a zero byte, the big-endian length, the protobuf.
+//! Writes the request of the load benchmarks: for `scripts/bench-load`, one gRPC-framed
+//! `CheckRequest`; for `scripts/bench-envoy` (`--headers`), the same request's header lines for
+//! h2load's `-H`. The request is the headline request of `benches/check.rs` (latticeuser →
+//! nginx in the built-in example world, SigV4-signed now, through two auth-policy layers and
+//! identity policies, raw header lines as Envoy sends them with `encode_raw_headers`), or an
+//! anonymous one. The frame is what h2load posts: a zero byte, the big-endian length, the
+//! protobuf.
 //!
 //! `cargo run --release --example load_request -- signed check.bin`
+//! `cargo run --release --example load_request -- --headers signed headers.txt`
 
 #![allow(
     missing_docs,
@@ -21,12 +24,17 @@ use prost::Message;
 const NGINX: &str = "nginx-08c822987a0b6ab7d.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let header_lines = args.first().is_some_and(|a| a == "--headers");
+    if header_lines {
+        args.remove(0);
+    }
     let [case, out] = args.as_slice() else {
-        eprintln!("usage: load_request signed|anonymous OUTPUT");
+        eprintln!("usage: load_request [--headers] signed|anonymous OUTPUT");
         return ExitCode::from(64);
     };
-    let base = [("user-agent", "h2load"), ("accept", "*/*")];
+    // h2load sends its own `accept`; a second, signed one would make a different canonical line.
+    let base = [("user-agent", "h2load")];
     let headers = match case.as_str() {
         #[expect(
             clippy::disallowed_methods,
@@ -54,6 +62,20 @@ fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
+    if header_lines {
+        // `host` is h2load's :authority; the rest as sent.
+        let text: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\n"))
+            .collect();
+        return match std::fs::write(out, text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("load_request: cannot write {out}: {e}");
+                ExitCode::from(73)
+            }
+        };
+    }
     let request = check_request(
         "GET",
         "/",
