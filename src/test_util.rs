@@ -170,3 +170,139 @@ pub fn check_request(
         }),
     }
 }
+
+/// The size of a generated world (see [`scale_world`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scale {
+    /// Services, each with its own auth policy.
+    pub services: usize,
+    /// Service networks, each with its own auth policy, one VPC and `services / networks`
+    /// services.
+    pub networks: usize,
+    /// IAM users, each with one access key.
+    pub principals: usize,
+}
+
+impl Scale {
+    /// The size issue 6 sets: 10,000 services and auth policies, 1,000 service networks,
+    /// 100,000 principals and keys.
+    pub const TARGET: Self = Self {
+        services: 10_000,
+        networks: 1_000,
+        principals: 100_000,
+    };
+}
+
+/// The built-in example world grown to `scale`, as JSON text: every entity of the example world
+/// is kept unchanged (so its requests decide as before), and generated ones are added. Generated
+/// service `i` is `svc{i}.scale.vpc-lattice-svcs.ap-northeast-1.on.aws`, with an auth policy that
+/// allows user `u{i % principals}` (whose key is [`scale_access_key`]) from the organization
+/// with a `StringLike` path condition of its own, so no two policies are equal. `revision`
+/// changes the policy of service 0 only: a reload with another revision must recompile exactly
+/// one policy.
+///
+/// # Panics
+///
+/// If the example world does not parse (it is compiled into the binary and tested).
+#[expect(
+    clippy::expect_used,
+    reason = "test builder: fixed input, fails loudly"
+)]
+pub fn scale_world(scale: Scale, revision: u32) -> String {
+    use serde_json::{Value, json};
+    let mut world: Value =
+        serde_saphyr::from_str(crate::lattice::World::EXAMPLE_YAML).expect("example world");
+    let account = "917561075114";
+    let push = |world: &mut Value, key: &str, items: Vec<Value>| {
+        world[key]
+            .as_array_mut()
+            .expect("example world lists")
+            .extend(items);
+    };
+    let users = (0..scale.principals)
+        .map(|i| {
+            json!({
+                "arn": format!("arn:aws:iam::{account}:user/u{i}"),
+                "managedPolicies": ["VPCLatticeServicesInvokeAccess"],
+                "accessKeys": [{
+                    "accessKeyId": scale_access_key(i),
+                    "secretAccessKey": scale_secret(i),
+                }],
+            })
+        })
+        .collect();
+    push(&mut world, "users", users);
+    let vpcs = (0..scale.networks)
+        .map(|n| {
+            json!({
+                "vpcId": format!("vpc-5{n:016x}"),
+                "ownerId": account,
+                "cidrBlocks": [format!("10.{}.{}.0/24", 128 + n / 256, n % 256)],
+            })
+        })
+        .collect();
+    push(&mut world, "vpcs", vpcs);
+    let per_network = scale.services.div_ceil(scale.networks.max(1));
+    let networks = (0..scale.networks)
+        .map(|n| {
+            let members: Vec<String> = (n * per_network..((n + 1) * per_network).min(scale.services))
+                .map(scale_service_id)
+                .collect();
+            let policy = json!({"Statement": {"Effect": "Allow", "Principal": "*",
+                "Action": "vpc-lattice-svcs:Invoke", "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceOrgID": "o-a1b2c3d4e5"},
+                              "StringNotLike": {"vpc-lattice-svcs:RequestHeader/x-blocked": format!("n{n}-*")}}}});
+            json!({
+                "id": format!("sn-5{n:016x}"),
+                "name": format!("network-{n}"),
+                "ownerId": account,
+                "authType": "AWS_IAM",
+                "authPolicy": {"document": policy.to_string()},
+                "vpcAssociations": [{"vpcId": format!("vpc-5{n:016x}")}],
+                "serviceAssociations": members,
+            })
+        })
+        .collect();
+    push(&mut world, "serviceNetworks", networks);
+    let services = (0..scale.services)
+        .map(|i| {
+            let user = i % scale.principals.max(1);
+            let path = if i == 0 {
+                format!("/s0/r{revision}/*")
+            } else {
+                format!("/s{i}/*")
+            };
+            let policy = json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:user/u{user}")},
+                "Action": "vpc-lattice-svcs:Invoke",
+                "Resource": "*",
+                "Condition": {"StringLike": {"vpc-lattice-svcs:RequestPath": path}}}]});
+            json!({
+                "id": scale_service_id(i),
+                "name": format!("svc{i}"),
+                "ownerId": account,
+                "dnsName": format!("svc{i}.scale.vpc-lattice-svcs.ap-northeast-1.on.aws"),
+                "authType": "AWS_IAM",
+                "authPolicy": {"document": policy.to_string()},
+            })
+        })
+        .collect();
+    push(&mut world, "services", services);
+    world.to_string()
+}
+
+/// The id of generated service `i`.
+pub fn scale_service_id(i: usize) -> String {
+    format!("svc-5{i:016x}")
+}
+
+/// The access key id of generated user `i` (20 characters, `AKIA` and 16 digits).
+pub fn scale_access_key(i: usize) -> String {
+    format!("AKIA{i:016}")
+}
+
+/// The secret access key of generated user `i` (40 characters).
+pub fn scale_secret(i: usize) -> String {
+    format!("scaleSecret{i:029}")
+}

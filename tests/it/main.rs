@@ -17,6 +17,7 @@ mod policy_props;
 mod policy_validation;
 mod policy_vectors;
 mod reload;
+mod scale;
 mod scenarios;
 mod sigv4_clients;
 mod sigv4_common;
