@@ -135,14 +135,89 @@ fn yaml_options() -> serde_saphyr::Options {
 /// parser, whose errors are the ones reported.
 fn parse_documents(text: &str) -> Result<Vec<serde_json::Value>, serde_saphyr::Error> {
     if text.trim_start().starts_with(['{', '[']) {
-        let json: Result<Vec<serde_json::Value>, _> = serde_json::Deserializer::from_str(text)
+        let json: Result<Vec<DistinctKeys>, _> = serde_json::Deserializer::from_str(text)
             .into_iter()
             .collect();
         if let Ok(docs) = json {
-            return Ok(docs);
+            return Ok(docs.into_iter().map(|d| d.0).collect());
         }
     }
     serde_saphyr::from_multiple_with_options(text, yaml_options())
+}
+
+/// A JSON value whose objects never repeat a key. `serde_json::Value` keeps the last of
+/// repeated keys; the YAML parser refuses them. Refusing here sends such a file to the YAML
+/// parser, so a world means the same, and fails with the same error, in either syntax.
+struct DistinctKeys(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for DistinctKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(DistinctKeysVisitor)
+            .map(DistinctKeys)
+    }
+}
+
+struct DistinctKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DistinctKeysVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| E::custom("a number that is not finite"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(DistinctKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let DistinctKeys(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key `{key}`"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
 }
 
 /// Holds the live snapshot and everything needed to build the next one.
@@ -188,13 +263,14 @@ impl Store {
 
     /// Loads (or reloads) the world if its files changed. The first call always loads.
     pub fn poll(&self, now: SystemTime) -> Reload {
-        let sources = match read_sources(self.settings.world.as_deref()) {
-            Ok(s) => s,
-            Err(e) => return self.fail(e),
+        let sources = read_sources(self.settings.world.as_deref());
+        let fingerprint = match &sources {
+            Ok(sources) => sources.fingerprint(),
+            Err(e) => unreadable_fingerprint(e),
         };
-        let fingerprint = sources.fingerprint();
-        // The same inputs give the same result: an invalid world is reported once, not at every
-        // poll, and is retried when its files change.
+        // The same inputs give the same result: an invalid world (or one that cannot be read:
+        // deleted, unreadable) is reported once, not at every poll, and is retried when its
+        // files change.
         let unchanged = self
             .last_fingerprint
             .lock()
@@ -203,7 +279,7 @@ impl Store {
         if unchanged {
             return Reload::Unchanged;
         }
-        let result = self.build(&sources, now);
+        let result = sources.and_then(|sources| self.build(&sources, now));
         if let Ok(mut f) = self.last_fingerprint.lock() {
             *f = Some(fingerprint);
         }
@@ -297,6 +373,36 @@ impl Store {
         });
         Ok((snapshot, warnings))
     }
+
+    /// Builds a snapshot from the text of one world file (YAML or JSON, one or more
+    /// documents) without publishing it: the same parsing, merging, validation and compilation
+    /// as a load from disk, for worlds that are not in a file (tests, fuzzing, text piped to a
+    /// tool). `name` stands for the file in problems and in the snapshot's source. With no
+    /// directory to resolve them against, `documentFile` and secret `file` references are
+    /// errors.
+    pub fn build_from_text(
+        &self,
+        name: &str,
+        text: &str,
+        now: SystemTime,
+    ) -> Result<(Arc<Snapshot>, Vec<FileProblem>), LoadError> {
+        let path = PathBuf::from(name);
+        if u64::try_from(text.len()).unwrap_or(u64::MAX) > MAX_WORLD_FILE_BYTES {
+            return Err(LoadError::one(
+                Some(&path),
+                format!(
+                    "file is {} bytes, over the {MAX_WORLD_FILE_BYTES}-byte limit",
+                    text.len()
+                ),
+            ));
+        }
+        let sources = Sources {
+            files: vec![(Some(path), text.to_owned())],
+            base: None,
+            extra: Vec::new(),
+        };
+        self.build(&sources, now)
+    }
 }
 
 // === loading files ===
@@ -322,6 +428,15 @@ fn read_limited(path: &Path) -> Result<String, String> {
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     String::from_utf8(bytes).map_err(|_| "file is not UTF-8".to_owned())
+}
+
+/// Stands for a world that could not be read, in place of its content's fingerprint: the same
+/// failure twice in a row is one failure. The tag keeps it apart from any content's.
+fn unreadable_fingerprint(error: &LoadError) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"\0unreadable\0");
+    h.update(error.to_string().as_bytes());
+    h.finalize().into()
 }
 
 fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
@@ -900,6 +1015,21 @@ mod tests {
         // Errors are the YAML parser's.
         let error = parse_documents("{\"a\": [1, 2}").unwrap_err().to_string();
         assert!(!error.is_empty());
+        // A repeated key is an error in both syntaxes, with the YAML parser's words.
+        let json = parse_documents("{\"a\": 1, \"a\": 2}")
+            .unwrap_err()
+            .to_string();
+        let yaml = parse_documents("a: 1\na: 2\n").unwrap_err().to_string();
+        assert!(json.contains("duplicate mapping key"), "{json}");
+        assert!(yaml.contains("duplicate mapping key"), "{yaml}");
+        // Nested objects too; equal keys in different objects are fine.
+        assert!(parse_documents("{\"a\": {\"b\": 1, \"b\": 1}}").is_err());
+        assert_eq!(
+            parse_documents("{\"a\": {\"b\": 1}, \"c\": {\"b\": 1}}")
+                .unwrap()
+                .len(),
+            1
+        );
         // More nodes than the YAML parser's default budget of 250,000 still parse.
         let big = format!("n: [{}]\n", vec!["1"; 300_000].join(", "));
         assert_eq!(parse_documents(&big).unwrap().len(), 1);

@@ -1,5 +1,6 @@
 """Hot reload under continuous load: a policy change is followed by the next checks, an invalid
-world changes nothing and is counted, and no request fails meanwhile."""
+world (truncated, invalid or deleted) changes nothing and is counted once, and no request fails
+meanwhile."""
 
 from __future__ import annotations
 
@@ -136,6 +137,8 @@ def test_reload_under_load(workdir):
     flipped = original.replace(OLD_PRINCIPAL, NEW_PRINCIPAL)
     cut = flipped.index(NEW_PRINCIPAL)
     broken = flipped[:cut]  # truncated inside nginx's policy: not even YAML any more
+    invalid = flipped.replace('"Effect": "Allow"', '"Effect": "Permit"', 1)  # YAML, not a world
+    assert invalid != flipped
     world_dir = workdir / "world"
     world_dir.mkdir()
     world = world_dir / "world.yaml"
@@ -165,17 +168,22 @@ def test_reload_under_load(workdir):
             assert metric(after_flip, "lattice_authz_snapshot_generation") > generation
             generation = metric(after_flip, "lattice_authz_snapshot_generation")
 
-            # 2. An invalid world: nothing changes, the failure is counted once.
+            # 2. Faults: a truncated file, a world that is YAML but not valid, a deleted file.
+            # Nothing changes; each failure is counted once, however many polls see it.
             broken_at = time.monotonic()
-            write_atomically(world, broken)
-            wait_until(lambda: metric(m(), "lattice_authz_reloads_total", result="failure")
-                       == failures + 1, 10, "the failed reload to be counted")
-            time.sleep(1.0)  # keep checking on the last good world
-            after_broken = m()
-            assert metric(after_broken, "lattice_authz_snapshot_generation") == generation
-            assert metric(after_broken, "lattice_authz_reloads_total",
-                          result="failure") == failures + 1
-            assert http_get(f"{stack.sidecar.metrics_url}/readyz")[0] == 200
+            for n, fault in enumerate(["truncated", "invalid", "deleted"], start=1):
+                if fault == "deleted":
+                    world.unlink()
+                else:
+                    write_atomically(world, broken if fault == "truncated" else invalid)
+                wait_until(lambda: metric(m(), "lattice_authz_reloads_total", result="failure")
+                           == failures + n, 10, f"the {fault} world's failed reload to be counted")
+                time.sleep(1.0)  # ten polls: keep checking on the last good world
+                after = m()
+                assert metric(after, "lattice_authz_snapshot_generation") == generation, fault
+                assert metric(after, "lattice_authz_reloads_total",
+                              result="failure") == failures + n, fault
+                assert http_get(f"{stack.sidecar.metrics_url}/readyz")[0] == 200, fault
             fixed_at = time.monotonic()
 
             # 3. A good world again: the original policy is back.
@@ -201,10 +209,13 @@ def test_reload_under_load(workdir):
 
         end = m()
         assert metric(end, "lattice_authz_reloads_total", result="success") == successes + 2
-        assert metric(end, "lattice_authz_reloads_total", result="failure") == failures + 1
+        assert metric(end, "lattice_authz_reloads_total", result="failure") == failures + 3
         assert metric(end, "lattice_authz_checks_total", decision="error") == 0
         assert metric(end, "lattice_authz_last_reload_success_timestamp_seconds") > 0
-        # The failed reload says why, in the log.
-        assert "world.yaml" in stack.sidecar.output()
+        # Each failed reload says why, in the log, once.
+        output = stack.sidecar.output()
+        assert output.count("World not loaded; keeping the last good world.") == 3
+        assert output.count("cannot read the world") == 1
+        assert "world.yaml" in output
     finally:
         stop_stack(stack)

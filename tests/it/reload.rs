@@ -93,9 +93,17 @@ fn policy_change_invalid_change_and_back_under_concurrent_checks() {
         Reload::Failed(_)
     ));
     std::fs::remove_file(&world).unwrap();
+    let Reload::Failed(error) = store.poll(support::test_time()) else {
+        panic!("a deleted world loaded")
+    };
+    assert!(
+        error.to_string().contains("cannot read the world"),
+        "{error}"
+    );
+    // Reported once, not at every poll, while the file stays away.
     assert!(matches!(
         store.poll(support::test_time()),
-        Reload::Failed(_)
+        Reload::Unchanged
     ));
     assert_eq!((status(&user_request), status(&client_request)), (403, 200));
 
