@@ -25,7 +25,9 @@ use crate::lattice::{Caller, Decision, Effect, IDENTITY_HEADERS};
 use crate::metrics::{DecisionLabel, GrpcMethod, Metrics};
 use crate::store::{Snapshot, Store};
 
-pub use convert::{InvalidCheckRequest, MAX_HEADERS, MAX_TARGET_BYTES, RequestView};
+pub use convert::{
+    InvalidCheckRequest, MAX_HEADER_BYTES, MAX_HEADERS, MAX_TARGET_BYTES, RequestView,
+};
 pub use raw::{InvalidRawRequest, MAX_RAW_REQUEST_BYTES, RawRequest};
 
 /// Reasons of `decision="error"` and of malformed requests, besides `lattice::Reason`'s.

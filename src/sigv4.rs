@@ -434,6 +434,14 @@ fn check_signed_headers(list: &[u8]) -> Result<(), SigV4Error> {
     Ok(())
 }
 
+/// Whether `path` holds `%25`, an encoded `%`.
+fn contains_encoded_percent(path: &[u8]) -> bool {
+    path.windows(3).any(|w| w == b"%25")
+}
+
+/// Headers of this prefix carry AWS meaning and must be signed when present.
+const AMZ_PREFIX: &[u8] = b"x-amz-";
+
 fn is_signed(list: &[u8], name: &[u8]) -> bool {
     list.split(|&b| b == b';').any(|n| n == name)
 }
@@ -684,6 +692,18 @@ impl Verifier {
 
         // Step 5: payload.
         self.payload_line(&mut suffix, request, &signed_headers)?;
+        // Every other `x-amz-*` header must be signed too: otherwise a replay could add one
+        // (after the payload step, so an unsigned `x-amz-content-sha256` gets AWS's words).
+        if let Some(h) = request.headers.iter().find(|h| {
+            h.name.len() > AMZ_PREFIX.len()
+                && h.name
+                    .as_bytes()
+                    .get(..AMZ_PREFIX.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(AMZ_PREFIX))
+                && !is_signed(&signed_headers, h.name.as_bytes())
+        }) {
+            return Err(SigV4Error::AmzHeaderNotSigned(Echo::new(h.name.as_bytes())));
+        }
 
         // Step 6: time.
         let date = date.unwrap_or_default();
@@ -1049,7 +1069,15 @@ impl Prepared<'_> {
         sts
     }
 
-    /// Double-encoded first; the single-encoded path only when allowed and different.
+    /// Double-encoded first; the single-encoded path only when allowed, different, and free of
+    /// an encoded `%`.
+    ///
+    /// Why not with `%25`: the single-encoded canonical URI of a path P equals the double-encoded
+    /// one of a path Q only when P decoded once is Q as written, and P holds `%25` exactly where Q
+    /// holds a `%`. Without `%25` in P, Q has no escapes and both name the same resource; with
+    /// it, a request signed for `/a%20b` would verify when replayed as `/a%2520b`, a different
+    /// resource. So a single-encoding client cannot sign a path with a literal `%`, and no
+    /// replay can change what a path means.
     fn try_encodings(
         &self,
         settings: &Settings,
@@ -1058,7 +1086,7 @@ impl Prepared<'_> {
         if matches(PathEncoding::Double) {
             return Ok(PathEncoding::Double);
         }
-        if settings.single_encoding_fallback {
+        if settings.single_encoding_fallback && !contains_encoded_percent(self.path) {
             let mut double = Buf::new();
             canonical::double_encoded_uri(&mut double, self.path);
             let mut single = Buf::new();

@@ -13,6 +13,11 @@ use crate::sigv4::Header;
 /// Most header lines a request may carry (Envoy's own default limit is 100).
 pub const MAX_HEADERS: usize = 256;
 
+/// Most bytes of header names and values a request may carry, all lines together. Envoy's own
+/// default limit (`max_request_headers_kb`) is 60 KiB, so no request Envoy accepts by default
+/// is refused here; a larger one cannot be a real Lattice caller's.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// Largest request target (path and query) accepted.
 pub const MAX_TARGET_BYTES: usize = 16 * 1024;
 
@@ -34,6 +39,9 @@ pub enum InvalidCheckRequest {
     /// Too many header lines.
     #[error("the request has more than {MAX_HEADERS} header lines")]
     TooManyHeaders,
+    /// Too many header bytes.
+    #[error("the request headers are larger than {MAX_HEADER_BYTES} bytes")]
+    HeadersTooLarge,
     /// Target too long.
     #[error("the request path is longer than {MAX_TARGET_BYTES} bytes")]
     TargetTooLong,
@@ -100,6 +108,16 @@ impl<'a> TryFrom<&'a CheckRequest> for RequestView<'a> {
         if count > MAX_HEADERS {
             return Err(InvalidCheckRequest::TooManyHeaders);
         }
+        let header_bytes: usize = match raw {
+            Some(raw) => raw
+                .iter()
+                .map(|h| h.key.len() + h.value.len().max(h.raw_value.len()))
+                .sum(),
+            None => http.headers.iter().map(|(k, v)| k.len() + v.len()).sum(),
+        };
+        if header_bytes > MAX_HEADER_BYTES {
+            return Err(InvalidCheckRequest::HeadersTooLarge);
+        }
         let find = |name: &str| -> Option<&'a str> {
             match raw {
                 Some(raw) => raw.iter().find(|h| h.key == name).and_then(|h| {
@@ -112,10 +130,12 @@ impl<'a> TryFrom<&'a CheckRequest> for RequestView<'a> {
                 None => http.headers.get(name).map(String::as_str),
             }
         };
+        // An empty `:authority` is no authority at all.
+        let non_empty = |h: &&str| !h.is_empty();
         let authority = Some(http.host.as_str())
-            .filter(|h| !h.is_empty())
-            .or_else(|| find(":authority"))
-            .or_else(|| find("host"))
+            .filter(non_empty)
+            .or_else(|| find(":authority").filter(non_empty))
+            .or_else(|| find("host").filter(non_empty))
             .ok_or(InvalidCheckRequest::MissingAuthority)?;
         if http.method.is_empty() || http.path.is_empty() {
             return Err(InvalidCheckRequest::MissingMethodOrPath);

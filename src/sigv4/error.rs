@@ -314,6 +314,11 @@ pub enum SigV4Error {
     /// `x-amz-region-set`) is present but not signed. *Ours, after AWS's host wording.*
     #[error("'{0}' must be a 'SignedHeader' in the AWS Authorization.")]
     HeaderNotSigned(&'static str),
+    /// An `x-amz-*` header is present but not signed: whatever it says is not the signer's
+    /// (sigv4 §1.6.4, as S3 refuses unsigned `x-amz-*` headers). *Ours, after AWS's host
+    /// wording.*
+    #[error("'{0}' must be a 'SignedHeader' in the AWS Authorization.")]
+    AmzHeaderNotSigned(Echo<64>),
     /// A header the verifier reads appears more than once with different values. *Ours.*
     #[error("The request contains more than one '{0}' header with different values.")]
     AmbiguousHeader(&'static str),
@@ -458,6 +463,7 @@ impl SigV4Error {
             | Self::CredentialParts { .. } => "IncompleteSignatureException",
             Self::HostNotSigned
             | Self::HeaderNotSigned(_)
+            | Self::AmzHeaderNotSigned(_)
             | Self::SignedPayloadUnsupported
             | Self::StreamingPayloadUnsupported
             | Self::PayloadUnavailable
@@ -488,6 +494,7 @@ impl SigV4Error {
             | Self::HostNotSigned
             | Self::SignedHeaderMissing(_)
             | Self::HeaderNotSigned(_)
+            | Self::AmzHeaderNotSigned(_)
             | Self::AmbiguousHeader(_)
             | Self::InvalidHeaderValue(_)
             | Self::InvalidDate(_)

@@ -12,6 +12,7 @@
 mod cli;
 mod decisions;
 mod grpc_check;
+mod hostile;
 mod policy_api;
 mod policy_props;
 mod policy_validation;
