@@ -1,8 +1,8 @@
 //! Any text as an ARN, an ARN pattern and a glob, matched against itself.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lattice_authz::policy::{Arn, ArnPattern, Glob};
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &str| {
     let _ = Arn::parse(data);

@@ -2,9 +2,10 @@
 //! evaluate and re-serialise.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lattice_authz::policy::{ParseOptions, Policy, PolicyKind};
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &str| {
-    let _ = Policy::compile(data, &ParseOptions::new(PolicyKind::Resource)).map(|c| c.policy.to_json());
+    let _ =
+        Policy::compile(data, &ParseOptions::new(PolicyKind::Resource)).map(|c| c.policy.to_json());
 });

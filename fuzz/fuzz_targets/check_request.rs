@@ -1,0 +1,31 @@
+//! Any bytes as an Envoy `CheckRequest` (protobuf), checked against the built-in example world:
+//! every Check answers (allow, deny or a gRPC error) without panicking, and an allow always
+//! overwrites or removes every identity header, so a client's own copies never pass through.
+#![no_main]
+
+use envoy_types::ext_authz::v3::pb::{CheckRequest, HttpResponse};
+use lattice_authz::lattice::IDENTITY_HEADERS;
+use libfuzzer_sys::fuzz_target;
+use prost::Message;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(request) = CheckRequest::decode(data) else {
+        return;
+    };
+    let Ok(response) = lattice_authz_fuzz::service().check_request(&request) else {
+        return;
+    };
+    if let Some(HttpResponse::OkResponse(ok)) = &response.http_response {
+        for name in IDENTITY_HEADERS {
+            let set = ok
+                .headers
+                .iter()
+                .any(|h| h.header.as_ref().is_some_and(|h| h.key == name));
+            let removed = ok.headers_to_remove.iter().any(|h| h == name);
+            assert!(
+                set || removed,
+                "an allow passes the client's `{name}` through"
+            );
+        }
+    }
+});
