@@ -447,6 +447,12 @@ impl Metrics {
         h.handling.record(elapsed.as_secs_f64());
     }
 
+    /// Folds pending histogram samples into their buckets, so that memory stays flat between
+    /// scrapes (the server calls this every few seconds).
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         self.handle.run_upkeep();
