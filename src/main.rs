@@ -131,11 +131,18 @@ fn init_logging(settings: &Settings) -> logging::FlushGuard {
     let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(&settings.log_level);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(stdout);
-    let _ = match settings.log_format {
-        LogFormat::Json => builder.event_format(logging::JsonLines).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+        .with_writer(stdout.clone());
+    match settings.log_format {
+        LogFormat::Json => {
+            if builder.event_format(logging::JsonLines).try_init().is_ok() {
+                // Decision lines skip `tracing` and go straight into the same batches.
+                logging::install_direct(stdout);
+            }
+        }
+        LogFormat::Text => {
+            let _ = builder.try_init();
+        }
+    }
     guard
 }
 

@@ -1,0 +1,42 @@
+//! Allocations per Check for the cases of `check.rs`, counted by an instrumented system
+//! allocator (the count does not depend on the allocator; the time does, which is why
+//! `check.rs` times with mimalloc in a binary of its own).
+//!
+//! `cargo bench --bench check_allocs` prints the counts.
+
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark harness"
+)]
+
+#[path = "support/check.rs"]
+mod support;
+
+use std::hint::black_box;
+
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+fn main() {
+    let service = support::service();
+    for (name, request, status) in &support::cases() {
+        let response = service.check_request(request).unwrap();
+        assert_eq!(support::status(&response), *status, "{name}");
+        let region = Region::new(GLOBAL);
+        let rounds = 1000;
+        for _ in 0..rounds {
+            black_box(service.check_request(request).unwrap());
+        }
+        let stats = region.change();
+        println!(
+            "allocations per check ({name}): {:.1} allocations, {:.0} bytes",
+            stats.allocations as f64 / f64::from(rounds),
+            stats.bytes_allocated as f64 / f64::from(rounds)
+        );
+    }
+}
