@@ -90,11 +90,12 @@ pub struct JsonLine<'a> {
 }
 
 impl JsonLine<'_> {
+    /// `,"key":`. Keys are the program's own identifiers, written as they are.
     fn key(&mut self, key: &str) {
-        self.out.push(',');
-        // Writing to a `String` cannot fail.
-        let _ = write_json_str(self.out, key);
-        self.out.push(':');
+        debug_assert!(!needs_escape(key.as_bytes()), "{key}");
+        self.out.push_str(",\"");
+        self.out.push_str(key);
+        self.out.push_str("\":");
     }
 
     /// `"key":"value"`, escaped.
@@ -128,14 +129,36 @@ thread_local! {
 
 /// `2026-11-22T18:50:04.423825Z`.
 fn write_timestamp(out: &mut impl fmt::Write, at: SystemTime) -> fmt::Result {
+    let text = timestamp(at);
+    // Only ASCII digits and separators are written into `text`.
+    out.write_str(std::str::from_utf8(&text).unwrap_or_default())
+}
+
+/// The RFC 3339 text of `at`, digit by digit (this runs once per decision line, and `write!`
+/// with seven padded arguments cost more than the rest of the line's formatting).
+fn timestamp(at: SystemTime) -> [u8; 27] {
     let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
     let (y, mo, d, h, mi, s) = crate::civil::civil(secs);
-    write!(
-        out,
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}Z",
-        since.subsec_micros()
-    )
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, value: i64| {
+        let mut v = value.max(0);
+        for i in (at..at + width).rev() {
+            if let Some(slot) = text.get_mut(i) {
+                // `v % 10` is a single digit.
+                *slot = b'0' + u8::try_from(v % 10).unwrap_or(0);
+            }
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, mo);
+    put(8, 2, d);
+    put(11, 2, h);
+    put(14, 2, mi);
+    put(17, 2, s);
+    put(20, 6, i64::from(since.subsec_micros()));
+    text
 }
 
 /// Writes each field as `,"name":value`.
@@ -206,13 +229,42 @@ fn write_json_str(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
     out.write_char('"')
 }
 
+/// Whether `text` holds a byte that JSON strings escape (control characters, DEL, `"`, `\\`).
+/// Eight bytes at a time: every value of every decision line passes through here.
+fn needs_escape(text: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` is zero ⇔ its high bit is set in `zero(x)` (no false positives once
+    // bytes ≥ 0x80 are masked out with `!word`).
+    let has = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    let special = |word: u64| {
+        // Bytes below 0x20: subtracting 0x20 borrows into the high bit.
+        let low = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        low | has(word, b'"') | has(word, b'\\') | has(word, 0x7f)
+    };
+    let mut chunks = text.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if special(u64::from_le_bytes(word)) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+}
+
 /// A writer that escapes what passes through it as the inside of a JSON string.
 struct Escaped<'w, W: fmt::Write + ?Sized>(&'w mut W);
 
 impl<W: fmt::Write + ?Sized> fmt::Write for Escaped<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        let plain = |b: &u8| *b >= 0x20 && *b != b'"' && *b != b'\\' && *b != 0x7f;
-        if text.as_bytes().iter().all(plain) {
+        if !needs_escape(text.as_bytes()) {
             return self.0.write_str(text);
         }
         let mut plain_from = 0;
@@ -400,11 +452,49 @@ mod tests {
     }
 
     #[test]
+    fn escaping_is_detected_at_every_position() {
+        let special = [0u8, 0x1f, b'"', b'\\', 0x7f];
+        let plain = [0x20u8, b'!', b'#', b'[', b']', b'~', 0x80, 0xff, b'a'];
+        for len in 0..20 {
+            for at in 0..len {
+                for &b in &special {
+                    let mut text = vec![b'x'; len];
+                    text[at] = b;
+                    assert!(needs_escape(&text), "{text:?}");
+                }
+                for &b in &plain {
+                    let mut text = vec![b'x'; len];
+                    text[at] = b;
+                    assert!(!needs_escape(&text), "{text:?}");
+                }
+            }
+        }
+        // A borrow from one byte must not flag its neighbour.
+        assert!(!needs_escape(&[
+            0x20,
+            0x01 + 0x20,
+            0x21,
+            0x22 + 1,
+            0x5c + 1,
+            0x7e,
+            0x80,
+            0x20
+        ]));
+        assert!(!needs_escape("é日本語 ü".as_bytes()));
+    }
+
+    #[test]
     fn timestamps_are_rfc3339_with_microseconds() {
         let mut out = String::new();
         let at = UNIX_EPOCH + Duration::new(1_795_305_600 + 3661, 123_456_789);
         write_timestamp(&mut out, at).unwrap();
         assert_eq!(out, "2026-11-22T01:01:01.123456Z");
+        let mut out = String::new();
+        write_timestamp(&mut out, UNIX_EPOCH + Duration::new(951_825_599, 7_000)).unwrap();
+        assert_eq!(out, "2000-02-29T11:59:59.000007Z");
+        let mut out = String::new();
+        write_timestamp(&mut out, UNIX_EPOCH).unwrap();
+        assert_eq!(out, "1970-01-01T00:00:00.000000Z");
     }
 
     #[test]
