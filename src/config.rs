@@ -77,7 +77,7 @@ pub struct Settings {
     pub single_encoding_fallback: bool,
     /// Payload rules.
     pub payload_mode: PayloadMode,
-    /// Derived-key cache capacity.
+    /// SigV4A public-key cache capacity (SigV4 signing keys are kept one per secret).
     pub key_cache_capacity: u64,
     /// Compiled-policy cache capacity.
     pub policy_cache_capacity: u64,
@@ -187,7 +187,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "retry with the single-encoded path",
     ),
     ("PAYLOAD_MODE", "lattice or standard"),
-    ("KEY_CACHE_CAPACITY", "derived-key cache entries"),
+    ("KEY_CACHE_CAPACITY", "SigV4A public-key cache entries"),
     ("POLICY_CACHE_CAPACITY", "compiled-policy cache entries"),
     ("MAX_POLICY_BYTES", "largest auth policy"),
     (

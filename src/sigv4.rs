@@ -87,7 +87,8 @@ pub struct Settings {
     /// After the double-encoded, normalised canonical URI fails, retry with the single-encoded,
     /// verbatim path (sigv4 §1.6.2). On by default.
     pub single_encoding_fallback: bool,
-    /// Maximum number of cached derived keys (SigV4 signing keys and SigV4A public keys).
+    /// Maximum number of cached SigV4A public keys. (A SigV4 signing key is kept with its
+    /// [`Secret`], the last one derived for it.)
     pub key_cache_capacity: u64,
 }
 
@@ -181,11 +182,34 @@ impl fmt::Debug for HttpRequest<'_> {
 }
 
 /// A secret access key. `Debug` never prints it; the bytes are zeroized on drop.
-#[derive(Clone)]
+///
+/// It also keeps the SigV4 signing key derived from it last, with the credential scope it was
+/// derived for: a scope (`date/region/service/aws4_request`, each part checked for an exact
+/// match against the verifier's settings) determines the key, and a caller signs with one scope
+/// all day. The slot is read without a lock and without touching shared counters, so a Check
+/// with a known key costs no cache lookup; memory is one key per secret of the world.
 pub struct Secret {
     bytes: zeroize::Zeroizing<Vec<u8>>,
     /// Identifies the secret in cache keys, so a rotated secret never reuses a cached key.
     fingerprint: [u8; 32],
+    signing_key: arc_swap::ArcSwapOption<SigningKey>,
+}
+
+/// A derived SigV4 signing key and the credential scope it signs for.
+struct SigningKey {
+    scope: Box<[u8]>,
+    key: crypto::HmacKey,
+}
+
+impl Clone for Secret {
+    /// The same secret, with nothing derived yet.
+    fn clone(&self) -> Self {
+        Self {
+            bytes: self.bytes.clone(),
+            fingerprint: self.fingerprint,
+            signing_key: arc_swap::ArcSwapOption::empty(),
+        }
+    }
 }
 
 impl Secret {
@@ -193,7 +217,11 @@ impl Secret {
     pub fn new(secret: impl Into<String>) -> Self {
         let bytes = zeroize::Zeroizing::new(secret.into().into_bytes());
         let fingerprint = crypto::fingerprint(&bytes);
-        Self { bytes, fingerprint }
+        Self {
+            bytes,
+            fingerprint,
+            signing_key: arc_swap::ArcSwapOption::empty(),
+        }
     }
 
     /// The secret bytes, for key derivation.
@@ -318,34 +346,15 @@ pub struct Explanation {
 
 // === impl Verifier ===
 
-/// Cache key of a derived key. SigV4 signing keys depend on (secret, date, region, service) —
-/// the service is fixed per verifier and the region is an index into [`Settings::regions`];
-/// SigV4A keys on (secret, access key id), folded into one digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum CacheKey {
-    V4 {
-        secret: [u8; 32],
-        date: u32,
-        region: usize,
-    },
-    V4a {
-        id: [u8; 32],
-    },
-}
-
-/// A cached derived key.
-#[derive(Clone)]
-enum CachedKey {
-    /// The SigV4 signing key, keyed HMAC state (zeroized on drop).
-    V4(Arc<crypto::HmacKey>),
-    /// The SigV4A uncompressed public point.
-    V4a(Arc<[u8; 65]>),
-}
+/// Cache key of a SigV4A public key: (secret, access key id), folded into one digest. (SigV4
+/// signing keys live with their [`Secret`].)
+type CacheKey = [u8; 32];
 
 /// Verifies SigV4 / SigV4A signatures. Cheap to share (`Arc`) across threads.
 pub struct Verifier {
     settings: Settings,
-    keys: moka::sync::Cache<CacheKey, CachedKey>,
+    /// SigV4A uncompressed public points.
+    keys: moka::sync::Cache<CacheKey, Arc<[u8; 65]>>,
 }
 
 impl fmt::Debug for Verifier {
@@ -921,20 +930,6 @@ impl Verifier {
         Ok(())
     }
 
-    /// Looks up (or derives and caches) a key.
-    fn key(
-        &self,
-        key: CacheKey,
-        derive: impl FnOnce() -> Option<CachedKey>,
-    ) -> Result<(CachedKey, CacheOutcome), SigV4Error> {
-        if let Some(found) = self.keys.get(&key) {
-            return Ok((found, CacheOutcome::Hit));
-        }
-        let derived = derive().ok_or(SigV4Error::SignatureDoesNotMatch)?;
-        self.keys.insert(key, derived.clone());
-        Ok((derived, CacheOutcome::Miss))
-    }
-
     fn check_v4(
         &self,
         prepared: &Prepared<'_>,
@@ -947,35 +942,31 @@ impl Verifier {
             .ok_or(SigV4Error::SignatureDoesNotMatch)?;
         let mut provided_sig = [0u8; 32];
         provided_sig.copy_from_slice(provided);
-        let date_text = prepared.date.get(..8).unwrap_or_default();
-        let date = std::str::from_utf8(date_text)
-            .ok()
-            .and_then(|d| d.parse::<u32>().ok())
-            .unwrap_or_default();
-        let region = self
-            .settings
-            .regions
-            .get(prepared.region)
-            .map(String::as_bytes)
-            .unwrap_or_default();
-        let (key, cache) = self.key(
-            CacheKey::V4 {
-                secret: secret.fingerprint,
-                date,
-                region: prepared.region,
-            },
-            || {
+        let cached = secret.signing_key.load();
+        let derived;
+        let (key, cache) = match cached.as_deref() {
+            Some(found) if *found.scope == *prepared.scope => (&found.key, CacheOutcome::Hit),
+            _ => {
+                let date = prepared.date.get(..8).unwrap_or_default();
+                let region = self
+                    .settings
+                    .regions
+                    .get(prepared.region)
+                    .map(String::as_bytes)
+                    .unwrap_or_default();
                 let key = crypto::signing_key(
                     secret.expose(),
-                    date_text,
+                    date,
                     region,
                     self.settings.service.as_bytes(),
                 );
-                Some(CachedKey::V4(Arc::new(key)))
-            },
-        )?;
-        let CachedKey::V4(key) = key else {
-            return Err(SigV4Error::SignatureDoesNotMatch);
+                derived = Arc::new(SigningKey {
+                    scope: prepared.scope.to_vec().into_boxed_slice(),
+                    key,
+                });
+                secret.signing_key.store(Some(Arc::clone(&derived)));
+                (&derived.key, CacheOutcome::Miss)
+            }
         };
         let matches = |encoding: PathEncoding| {
             let digest = prepared.canonical_digest(encoding);
@@ -1000,18 +991,18 @@ impl Verifier {
         let mut id = Sha256::new();
         id.update(secret.fingerprint);
         id.update(prepared.access_key_id);
-        let (key, cache) = self.key(
-            CacheKey::V4a {
-                id: id.finalize().into(),
-            },
-            || {
-                let private = crypto::sigv4a_private_key(secret.expose(), prepared.access_key_id)?;
-                let public = crypto::sigv4a_public_key(&private)?;
-                Some(CachedKey::V4a(Arc::new(public)))
-            },
-        )?;
-        let CachedKey::V4a(point) = key else {
-            return Err(SigV4Error::SignatureDoesNotMatch);
+        let id: CacheKey = id.finalize().into();
+        let (point, cache) = match self.keys.get(&id) {
+            Some(found) => (found, CacheOutcome::Hit),
+            None => {
+                let private = crypto::sigv4a_private_key(secret.expose(), prepared.access_key_id)
+                    .ok_or(SigV4Error::SignatureDoesNotMatch)?;
+                let public =
+                    crypto::sigv4a_public_key(&private).ok_or(SigV4Error::SignatureDoesNotMatch)?;
+                let public = Arc::new(public);
+                self.keys.insert(id, Arc::clone(&public));
+                (public, CacheOutcome::Miss)
+            }
         };
         let public = ring::signature::UnparsedPublicKey::new(
             &ring::signature::ECDSA_P256_SHA256_ASN1,
@@ -1137,6 +1128,69 @@ mod tests {
         };
         let text = format!("{r:?}");
         assert!(!text.contains("deadbeef") && !text.contains("TOKEN") && !text.contains("cafe"));
+    }
+
+    /// One access key.
+    struct OneKey(Secret);
+
+    impl CredentialSource for OneKey {
+        type Principal = &'static str;
+        fn credential(&self, access_key_id: &str) -> Option<Credential<'_, &'static str>> {
+            (access_key_id == "AKIDEXAMPLE").then_some(Credential {
+                secret: &self.0,
+                session_token: None,
+                expires_at: None,
+                principal: &"alice",
+            })
+        }
+    }
+
+    #[test]
+    fn a_secret_keeps_the_signing_key_of_its_last_scope() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let verifier = Verifier::new(Settings::lattice("ap-northeast-1"));
+        let day = |n: u64| UNIX_EPOCH + Duration::from_secs(1_795_305_600 + n * 86_400);
+        let host = "svc.example";
+        let outcome = |keys: &OneKey, at: SystemTime| {
+            let signed = crate::test_util::sign_lattice(
+                "GET",
+                host,
+                "/",
+                &[],
+                ("AKIDEXAMPLE", "secret", None),
+                "ap-northeast-1",
+                at,
+            );
+            let headers: Vec<Header<'_>> = signed
+                .iter()
+                .map(|(name, value)| Header {
+                    name,
+                    value: value.as_bytes(),
+                })
+                .collect();
+            let request = HttpRequest {
+                method: "GET",
+                target: "/",
+                authority: host,
+                headers: &headers,
+                body: None,
+            };
+            match verifier.verify(&request, at, keys) {
+                Ok(Verified::Signed(s)) => s.cache,
+                other => panic!("{other:?}"),
+            }
+        };
+        let keys = OneKey(Secret::new("secret"));
+        assert_eq!(outcome(&keys, day(0)), CacheOutcome::Miss);
+        assert_eq!(outcome(&keys, day(0)), CacheOutcome::Hit);
+        // A new date is a new scope, hence a new key; the slot then holds that one.
+        assert_eq!(outcome(&keys, day(1)), CacheOutcome::Miss);
+        assert_eq!(outcome(&keys, day(1)), CacheOutcome::Hit);
+        assert_eq!(outcome(&keys, day(0)), CacheOutcome::Miss);
+        // A clone (a reloaded world) derives afresh.
+        let reloaded = OneKey(keys.0.clone());
+        assert_eq!(outcome(&reloaded, day(0)), CacheOutcome::Miss);
+        assert_eq!(outcome(&keys, day(0)), CacheOutcome::Hit);
     }
 
     #[test]
