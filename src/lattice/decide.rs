@@ -429,7 +429,7 @@ pub struct Decision<'w> {
     anonymous_type_header: bool,
 }
 
-impl Decision<'_> {
+impl<'w> Decision<'w> {
     /// HTTP status Envoy answers with: 200 for allow, 403 for every deny (lattice-auth §11 q12).
     pub fn status(&self) -> u16 {
         match self.effect {
@@ -534,27 +534,24 @@ impl Decision<'_> {
 
     /// Identity headers to set upstream on allow (lattice-auth §6), in a fixed order. Anonymous
     /// callers get no identity header, or `Type=NONE` when the world asks for it (§11 q11).
-    pub fn identity_headers(&self) -> SmallVec<[(&'static str, Arc<str>); 5]> {
+    pub fn identity_headers(&self) -> SmallVec<[(&'static str, &'w str); 5]> {
         let mut out = SmallVec::new();
         let (Effect::Allow, Some(route)) = (self.effect, self.route) else {
             return out;
         };
         match self.caller {
             Caller::Signed(p) => {
-                out.push(("x-amzn-lattice-identity", p.identity_header.clone()));
-                out.push((
-                    "x-amzn-lattice-identity-tags",
-                    p.identity_tags_header.clone(),
-                ));
+                out.push(("x-amzn-lattice-identity", &*p.identity_header));
+                out.push(("x-amzn-lattice-identity-tags", &*p.identity_tags_header));
             }
             Caller::Anonymous if self.anonymous_type_header => {
-                out.push(("x-amzn-lattice-identity", Arc::from("Type=NONE")));
+                out.push(("x-amzn-lattice-identity", "Type=NONE"));
             }
             Caller::Anonymous => {}
         }
-        out.push(("x-amzn-lattice-network", route.vpc.network_header.clone()));
-        out.push(("x-amzn-lattice-target", route.target_header.clone()));
-        out.push(("x-amzn-source-vpc", route.vpc.id.clone()));
+        out.push(("x-amzn-lattice-network", &*route.vpc.network_header));
+        out.push(("x-amzn-lattice-target", route.target_header));
+        out.push(("x-amzn-source-vpc", &*route.vpc.id));
         out
     }
 }
