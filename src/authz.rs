@@ -316,6 +316,15 @@ fn string(v: &str) -> Value {
     }
 }
 
+/// The dynamic-metadata fields, with empty values: cloning it copies the table as it is, where
+/// inserting five fields into a new one hashes each key.
+static METADATA_FIELDS: std::sync::LazyLock<Struct> = std::sync::LazyLock::new(|| Struct {
+    fields: ["decision_id", "decision", "reason", "layer", "principal"]
+        .into_iter()
+        .map(|k| (k.to_owned(), string("")))
+        .collect(),
+});
+
 fn metadata(
     decision_id: &uuid::Uuid,
     decision: &str,
@@ -323,15 +332,22 @@ fn metadata(
     layer: &str,
     principal: &str,
 ) -> Struct {
-    let mut s = Struct {
-        fields: std::collections::HashMap::with_capacity(5),
-    };
-    s.fields
-        .insert("decision_id".into(), string(&decision_id.to_string()));
-    s.fields.insert("decision".into(), string(decision));
-    s.fields.insert("reason".into(), string(reason));
-    s.fields.insert("layer".into(), string(layer));
-    s.fields.insert("principal".into(), string(principal));
+    let mut s = METADATA_FIELDS.clone();
+    for (key, value) in &mut s.fields {
+        let text = match key.as_str() {
+            "decision_id" => {
+                let mut buffer = uuid::Uuid::encode_buffer();
+                let id: &str = decision_id.hyphenated().encode_lower(&mut buffer);
+                id.to_owned()
+            }
+            "decision" => decision.to_owned(),
+            "reason" => reason.to_owned(),
+            "layer" => layer.to_owned(),
+            "principal" => principal.to_owned(),
+            _ => continue,
+        };
+        value.kind = Some(Kind::StringValue(text));
+    }
     s
 }
 
@@ -553,5 +569,54 @@ impl crate::pb::diagnostics_server::Diagnostics for DiagnosticsService {
     ) -> Result<tonic::Response<crate::pb::ExplainResponse>, tonic::Status> {
         self.explain_request(request.get_ref())
             .map(tonic::Response::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_metadata_has_exactly_the_five_fields() {
+        let id = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let m = metadata(
+            &id,
+            "allow",
+            "allowed",
+            "service_policy",
+            "arn:aws:iam::1:user/a",
+        );
+        let mut fields: Vec<(&str, &str)> = m
+            .fields
+            .iter()
+            .map(|(k, v)| match &v.kind {
+                Some(Kind::StringValue(s)) => (k.as_str(), s.as_str()),
+                other => panic!("{k}: {other:?}"),
+            })
+            .collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            [
+                ("decision", "allow"),
+                ("decision_id", "01234567-89ab-cdef-0123-456789abcdef"),
+                ("layer", "service_policy"),
+                ("principal", "arn:aws:iam::1:user/a"),
+                ("reason", "allowed"),
+            ]
+        );
+        // Every answer gets its own values: the template is never written to.
+        let other = metadata(&id, "deny", "r", "l", "anonymous");
+        assert_eq!(
+            other.fields.get("decision").and_then(|v| v.kind.clone()),
+            Some(Kind::StringValue("deny".into()))
+        );
+        assert_eq!(
+            METADATA_FIELDS
+                .fields
+                .get("decision")
+                .and_then(|v| v.kind.clone()),
+            Some(Kind::StringValue(String::new()))
+        );
     }
 }
