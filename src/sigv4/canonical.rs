@@ -222,23 +222,34 @@ pub(crate) fn canonical_query(
 
 /// Whether a header value may be signed: valid UTF-8 with no control characters but tab.
 pub(crate) fn valid_header_value(value: &[u8]) -> bool {
-    value.iter().all(|&b| b >= 0x20 && b != 0x7f || b == b'\t')
-        && std::str::from_utf8(value).is_ok()
+    // One branch-free pass (it vectorises); UTF-8 is validated only when a byte is not ASCII.
+    let (control, non_ascii) = value
+        .iter()
+        .fold((false, false), |(control, non_ascii), &b| {
+            (
+                control | (b < 0x20 && b != b'\t') | (b == 0x7f),
+                non_ascii | (b >= 0x80),
+            )
+        });
+    !control && (!non_ascii || std::str::from_utf8(value).is_ok())
 }
 
 /// Appends one header line's value trimmed, with inner runs of spaces and tabs collapsed to one
 /// space (sigv4 §1.6.4).
 pub(crate) fn push_trimmed(out: &mut Buf, value: &[u8]) {
     let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
-    // Fast path: nothing to trim or collapse (a single inner space is kept as is).
-    let mut previous_blank = true;
-    let mut clean = true;
-    for b in value {
-        let blank = is_blank(b);
-        clean &= !(blank && (previous_blank || *b == b'\t'));
-        previous_blank = blank;
-    }
-    if clean && !previous_blank {
+    // Fast path: nothing to trim or collapse (a single inner space is kept as is): not empty, no
+    // blank at either end, no tab, no two spaces in a row. The pairs are folded without an early
+    // exit so that the loop vectorises.
+    let ends_clean =
+        value.first().is_some_and(|b| !is_blank(b)) && value.last().is_some_and(|b| !is_blank(b));
+    let inner_dirty = value
+        .iter()
+        .zip(value.get(1..).unwrap_or_default())
+        .fold(false, |dirty, (&a, &b)| {
+            dirty | (a == b'\t') | (a == b' ' && b == b' ')
+        });
+    if ends_clean && !inner_dirty {
         out.extend_from_slice(value);
         return;
     }
@@ -319,6 +330,48 @@ mod tests {
             Err(BadEscape::IllegalHex(Echo::new(b"zz")))
         );
         assert_eq!(check_escapes(b"/a%2fb%41"), Ok(()));
+    }
+
+    /// `push_trimmed` without its fast path.
+    fn trimmed_reference(value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut in_run = false;
+        let mut started = false;
+        for &b in value {
+            if b == b' ' || b == b'\t' {
+                in_run = started;
+            } else {
+                if in_run {
+                    out.push(b' ');
+                    in_run = false;
+                }
+                out.push(b);
+                started = true;
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// The fast paths agree with the plain definitions.
+        #[test]
+        fn header_value_fast_paths(value in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just(b' '),
+                proptest::strategy::Just(b'\t'),
+                proptest::strategy::Just(b'a'),
+                proptest::num::u8::ANY,
+            ],
+            0..40,
+        )) {
+            let mut out = Buf::new();
+            push_trimmed(&mut out, &value);
+            let expected = trimmed_reference(&value);
+            proptest::prop_assert_eq!(out.as_slice(), expected.as_slice());
+            let plain = value.iter().all(|&b| b >= 0x20 && b != 0x7f || b == b'\t')
+                && std::str::from_utf8(&value).is_ok();
+            proptest::prop_assert_eq!(valid_header_value(&value), plain);
+        }
     }
 
     #[test]
