@@ -357,8 +357,9 @@ impl fmt::Debug for Verifier {
     }
 }
 
-/// Everything the checks established, ready for the crypto.
-struct Prepared<'r> {
+/// Everything the checks established, ready for the crypto. The canonical request's suffix
+/// lives in a buffer of the caller's, so that this value stays small to return and move.
+struct Prepared<'r, 'b> {
     algorithm: Algorithm,
     location: SignatureLocation,
     /// `AKID`, borrowed from the request.
@@ -375,7 +376,7 @@ struct Prepared<'r> {
     method: &'r [u8],
     path: &'r [u8],
     /// `\n` query `\n` headers `\n` signed-headers `\n` payload.
-    suffix: Buf,
+    suffix: &'b [u8],
 }
 
 fn split_target(target: &str) -> (&str, &str) {
@@ -521,7 +522,8 @@ impl Verifier {
         credentials: &'s C,
     ) -> Result<Verified<'s, C::Principal>, SigV4Error> {
         let now = time::unix_secs(now);
-        let Some(prepared) = self.prepare(request, now)? else {
+        let mut suffix = Buf::new();
+        let Some(prepared) = self.prepare(request, now, &mut suffix)? else {
             return Ok(Verified::Anonymous);
         };
         // Step 8: the credential.
@@ -567,7 +569,8 @@ impl Verifier {
         request: &HttpRequest<'_>,
         now: SystemTime,
     ) -> Result<Option<Explanation>, SigV4Error> {
-        let Some(prepared) = self.prepare(request, time::unix_secs(now))? else {
+        let mut suffix = Buf::new();
+        let Some(prepared) = self.prepare(request, time::unix_secs(now), &mut suffix)? else {
             return Ok(None);
         };
         let text = |encoding: PathEncoding| {
@@ -590,11 +593,12 @@ impl Verifier {
     }
 
     /// Steps 1–7: every check that needs neither credential nor crypto.
-    fn prepare<'r>(
+    fn prepare<'r, 'b>(
         &self,
         request: &HttpRequest<'r>,
         now: i64,
-    ) -> Result<Option<Prepared<'r>>, SigV4Error> {
+        suffix: &'b mut Buf,
+    ) -> Result<Option<Prepared<'r, 'b>>, SigV4Error> {
         let (path, query) = split_target(request.target);
         // Step 1: where the signature is.
         let mut authorization = None;
@@ -655,12 +659,11 @@ impl Verifier {
         if !is_signed(&signed_headers, b"host") && !is_signed(&signed_headers, b":authority") {
             return Err(SigV4Error::HostNotSigned);
         }
-        let mut suffix = Buf::new();
         suffix.push(b'\n');
         let skip = (params.location == SignatureLocation::Query).then_some(&b"X-Amz-Signature"[..]);
-        canonical::canonical_query(&mut suffix, query.as_bytes(), skip)?;
+        canonical::canonical_query(suffix, query.as_bytes(), skip)?;
         suffix.push(b'\n');
-        self.canonical_headers(&mut suffix, request, &signed_headers)?;
+        self.canonical_headers(suffix, request, &signed_headers)?;
         suffix.push(b'\n');
         suffix.extend_from_slice(&signed_headers);
         suffix.push(b'\n');
@@ -691,7 +694,7 @@ impl Verifier {
         }
 
         // Step 5: payload.
-        self.payload_line(&mut suffix, request, &signed_headers)?;
+        self.payload_line(suffix, request, &signed_headers)?;
         // Every other `x-amz-*` header must be signed too: otherwise a replay could add one
         // (after the payload step, so an unsigned `x-amz-content-sha256` gets AWS's words).
         if let Some(h) = request.headers.iter().find(|h| {
@@ -936,7 +939,7 @@ impl Verifier {
 
     fn check_v4(
         &self,
-        prepared: &Prepared<'_>,
+        prepared: &Prepared<'_, '_>,
         secret: &Secret,
         signature: &[u8],
     ) -> Result<(CacheOutcome, PathEncoding), SigV4Error> {
@@ -988,7 +991,7 @@ impl Verifier {
 
     fn check_v4a(
         &self,
-        prepared: &Prepared<'_>,
+        prepared: &Prepared<'_, '_>,
         secret: &Secret,
         signature: &[u8],
     ) -> Result<(CacheOutcome, PathEncoding), SigV4Error> {
@@ -1033,7 +1036,7 @@ fn looks_bodiless(request: &HttpRequest<'_>) -> bool {
         && lines(request, b"content-length").all(|v| v.trim_ascii() == b"0")
 }
 
-impl Prepared<'_> {
+impl Prepared<'_, '_> {
     /// Feeds the canonical request for `encoding` to `sink`, piece by piece.
     fn write_canonical(&self, encoding: PathEncoding, mut sink: impl FnMut(&[u8])) {
         let mut uri = Buf::new();
@@ -1044,7 +1047,7 @@ impl Prepared<'_> {
         sink(self.method);
         sink(b"\n");
         sink(&uri);
-        sink(&self.suffix);
+        sink(self.suffix);
     }
 
     fn canonical_digest(&self, encoding: PathEncoding) -> [u8; 32] {
