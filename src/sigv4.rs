@@ -771,8 +771,20 @@ impl Verifier {
         let credential = params.credential.clone().unwrap_or_default();
         // The first six slash-separated parts, without collecting them: enough to tell four or
         // five parts from any other count.
-        let mut split = credential.split(|&b| b == b'/');
-        let parts: [Option<&[u8]>; 6] = std::array::from_fn(|_| split.next());
+        let mut rest = Some(&*credential);
+        let parts: [Option<&[u8]>; 6] = std::array::from_fn(|_| {
+            let text = rest?;
+            match memchr::memchr(b'/', text) {
+                Some(slash) => {
+                    rest = text.get(slash + 1..);
+                    text.get(..slash)
+                }
+                None => {
+                    rest = None;
+                    Some(text)
+                }
+            }
+        });
         let sigv4a = params.algorithm == Algorithm::SigV4A;
         let (akid, scope_date, region, service, terminator) = match (sigv4a, parts) {
             (
