@@ -137,6 +137,34 @@ fn normalize_path(out: &mut Buf, path: &[u8]) {
 /// The double-encoded, normalised canonical URI (the SDK default for non-S3 services):
 /// `UriEncode(normalize(wire_path))`, keeping `/`.
 pub(crate) fn double_encoded_uri(out: &mut Buf, wire_path: &[u8]) {
+    // Fast path, the common case: a rooted path of unreserved bytes with nothing to normalise is
+    // its own canonical URI.
+    if already_canonical(wire_path) {
+        out.extend_from_slice(wire_path);
+        return;
+    }
+    normalize_and_encode(out, wire_path);
+}
+
+/// Whether `path` is unchanged by [`normalize_path`] and [`uri_encode`]: it starts with `/`, holds
+/// only unreserved bytes and `/`, and has no empty segment (`//`) and no `.` or `..` segment. An
+/// empty last segment (a trailing `/`) is kept by both.
+fn already_canonical(path: &[u8]) -> bool {
+    if path.first() != Some(&b'/') || !path.iter().all(|&b| is_unreserved(b) || b == b'/') {
+        return false;
+    }
+    let mut segments = path.split(|&b| b == b'/').skip(1).peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
+            return false;
+        }
+    }
+    true
+}
+
+/// [`double_encoded_uri`] without its fast path.
+fn normalize_and_encode(out: &mut Buf, wire_path: &[u8]) {
     let mut normalized = Buf::new();
     if wire_path.first() == Some(&b'/') {
         normalize_path(&mut normalized, wire_path);
@@ -304,6 +332,18 @@ mod tests {
             double("/test/@connections/JBDvjfGEIAMCERw%3D"),
             "/test/%40connections/JBDvjfGEIAMCERw%253D"
         );
+    }
+
+    proptest::proptest! {
+        /// The fast path of `double_encoded_uri` gives what normalising and encoding gives.
+        #[test]
+        fn canonical_uri_fast_path(path in "[/.a%~ ]{0,12}") {
+            let mut fast = Buf::new();
+            double_encoded_uri(&mut fast, path.as_bytes());
+            let mut general = Buf::new();
+            normalize_and_encode(&mut general, path.as_bytes());
+            proptest::prop_assert_eq!(fast.as_slice(), general.as_slice());
+        }
     }
 
     #[test]
