@@ -137,6 +137,34 @@ fn normalize_path(out: &mut Buf, path: &[u8]) {
 /// The double-encoded, normalised canonical URI (the SDK default for non-S3 services):
 /// `UriEncode(normalize(wire_path))`, keeping `/`.
 pub(crate) fn double_encoded_uri(out: &mut Buf, wire_path: &[u8]) {
+    // Fast path, the common case: a rooted path of unreserved bytes with nothing to normalise is
+    // its own canonical URI.
+    if already_canonical(wire_path) {
+        out.extend_from_slice(wire_path);
+        return;
+    }
+    normalize_and_encode(out, wire_path);
+}
+
+/// Whether `path` is unchanged by [`normalize_path`] and [`uri_encode`]: it starts with `/`, holds
+/// only unreserved bytes and `/`, and has no empty segment (`//`) and no `.` or `..` segment. An
+/// empty last segment (a trailing `/`) is kept by both.
+fn already_canonical(path: &[u8]) -> bool {
+    if path.first() != Some(&b'/') || !path.iter().all(|&b| is_unreserved(b) || b == b'/') {
+        return false;
+    }
+    let mut segments = path.split(|&b| b == b'/').skip(1).peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
+            return false;
+        }
+    }
+    true
+}
+
+/// [`double_encoded_uri`] without its fast path.
+fn normalize_and_encode(out: &mut Buf, wire_path: &[u8]) {
     let mut normalized = Buf::new();
     if wire_path.first() == Some(&b'/') {
         normalize_path(&mut normalized, wire_path);
@@ -222,23 +250,34 @@ pub(crate) fn canonical_query(
 
 /// Whether a header value may be signed: valid UTF-8 with no control characters but tab.
 pub(crate) fn valid_header_value(value: &[u8]) -> bool {
-    value.iter().all(|&b| b >= 0x20 && b != 0x7f || b == b'\t')
-        && std::str::from_utf8(value).is_ok()
+    // One branch-free pass (it vectorises); UTF-8 is validated only when a byte is not ASCII.
+    let (control, non_ascii) = value
+        .iter()
+        .fold((false, false), |(control, non_ascii), &b| {
+            (
+                control | (b < 0x20 && b != b'\t') | (b == 0x7f),
+                non_ascii | (b >= 0x80),
+            )
+        });
+    !control && (!non_ascii || std::str::from_utf8(value).is_ok())
 }
 
 /// Appends one header line's value trimmed, with inner runs of spaces and tabs collapsed to one
 /// space (sigv4 §1.6.4).
 pub(crate) fn push_trimmed(out: &mut Buf, value: &[u8]) {
     let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
-    // Fast path: nothing to trim or collapse (a single inner space is kept as is).
-    let mut previous_blank = true;
-    let mut clean = true;
-    for b in value {
-        let blank = is_blank(b);
-        clean &= !(blank && (previous_blank || *b == b'\t'));
-        previous_blank = blank;
-    }
-    if clean && !previous_blank {
+    // Fast path: nothing to trim or collapse (a single inner space is kept as is): not empty, no
+    // blank at either end, no tab, no two spaces in a row. The pairs are folded without an early
+    // exit so that the loop vectorises.
+    let ends_clean =
+        value.first().is_some_and(|b| !is_blank(b)) && value.last().is_some_and(|b| !is_blank(b));
+    let inner_dirty = value
+        .iter()
+        .zip(value.get(1..).unwrap_or_default())
+        .fold(false, |dirty, (&a, &b)| {
+            dirty | (a == b'\t') | (a == b' ' && b == b' ')
+        });
+    if ends_clean && !inner_dirty {
         out.extend_from_slice(value);
         return;
     }
@@ -295,6 +334,18 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// The fast path of `double_encoded_uri` gives what normalising and encoding gives.
+        #[test]
+        fn canonical_uri_fast_path(path in "[/.a%~ ]{0,12}") {
+            let mut fast = Buf::new();
+            double_encoded_uri(&mut fast, path.as_bytes());
+            let mut general = Buf::new();
+            normalize_and_encode(&mut general, path.as_bytes());
+            proptest::prop_assert_eq!(fast.as_slice(), general.as_slice());
+        }
+    }
+
     #[test]
     fn query_is_decoded_reencoded_and_tuple_sorted() {
         assert_eq!(
@@ -319,6 +370,48 @@ mod tests {
             Err(BadEscape::IllegalHex(Echo::new(b"zz")))
         );
         assert_eq!(check_escapes(b"/a%2fb%41"), Ok(()));
+    }
+
+    /// `push_trimmed` without its fast path.
+    fn trimmed_reference(value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut in_run = false;
+        let mut started = false;
+        for &b in value {
+            if b == b' ' || b == b'\t' {
+                in_run = started;
+            } else {
+                if in_run {
+                    out.push(b' ');
+                    in_run = false;
+                }
+                out.push(b);
+                started = true;
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// The fast paths agree with the plain definitions.
+        #[test]
+        fn header_value_fast_paths(value in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just(b' '),
+                proptest::strategy::Just(b'\t'),
+                proptest::strategy::Just(b'a'),
+                proptest::num::u8::ANY,
+            ],
+            0..40,
+        )) {
+            let mut out = Buf::new();
+            push_trimmed(&mut out, &value);
+            let expected = trimmed_reference(&value);
+            proptest::prop_assert_eq!(out.as_slice(), expected.as_slice());
+            let plain = value.iter().all(|&b| b >= 0x20 && b != 0x7f || b == b'\t')
+                && std::str::from_utf8(&value).is_ok();
+            proptest::prop_assert_eq!(valid_header_value(&value), plain);
+        }
     }
 
     #[test]

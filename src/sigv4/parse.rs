@@ -79,10 +79,7 @@ impl<'a> AuthParams<'a> {
 
 /// The algorithm token of an `Authorization` value: everything before the first space or tab.
 pub(crate) fn scheme(value: &[u8]) -> &[u8] {
-    let end = value
-        .iter()
-        .position(|&b| b == b' ' || b == b'\t')
-        .unwrap_or(value.len());
+    let end = memchr::memchr2(b' ', b'\t', value).unwrap_or(value.len());
     value.get(..end).unwrap_or_default()
 }
 
@@ -116,41 +113,62 @@ fn looks_secret(token: &[u8]) -> bool {
     token.len() >= 16 && token.iter().all(u8::is_ascii_hexdigit)
 }
 
+/// Whether every byte of an `Authorization` value is visible ASCII, a space or a tab.
+///
+/// Written as a fold without an early exit so that it compiles to a vector loop: the header is
+/// ~230 bytes and this check used to be a third of the parser's time.
+fn valid_authorization_bytes(value: &[u8]) -> bool {
+    let invalid = value.iter().fold(0u8, |acc, &b| {
+        let graphic = b.wrapping_sub(b'!') <= b'~' - b'!';
+        acc | u8::from(!graphic & (b != b' ') & (b != b'\t'))
+    });
+    invalid == 0
+}
+
 /// Parses an `Authorization` header value (`AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…,
 /// Signature=…`). Parameters may be separated by commas and/or whitespace, as AWS accepts.
 ///
 /// Missing parameters are left `None`: AWS reports them together with the date header's absence,
 /// which only the caller can see.
 pub fn parse_authorization(value: &[u8]) -> Result<AuthParams<'_>, SigV4Error> {
-    if !value
-        .iter()
-        .all(|&b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
-    {
+    if !valid_authorization_bytes(value) {
         return Err(SigV4Error::InvalidAuthorizationHeader);
     }
     let token = scheme(value);
     let algorithm = algorithm_from(token).ok_or_else(|| unsupported(token))?;
     let mut params = AuthParams::empty(algorithm, SignatureLocation::Header);
-    let rest = value.get(token.len()..).unwrap_or_default();
-    for part in rest
-        .split(|&b| b == b',' || b == b' ' || b == b'\t')
-        .filter(|p| !p.is_empty())
-    {
-        let Some(eq) = part.iter().position(|&b| b == b'=') else {
+    let mut rest = value.get(token.len()..).unwrap_or_default();
+    // One pass: each part is a maximal run of bytes other than `,`, space and tab, found with
+    // `memchr3` rather than a byte-at-a-time split.
+    loop {
+        let start = rest
+            .iter()
+            .position(|&b| b != b',' && b != b' ' && b != b'\t')
+            .unwrap_or(rest.len());
+        rest = rest.get(start..).unwrap_or_default();
+        if rest.is_empty() {
+            break;
+        }
+        let end = memchr::memchr3(b',', b' ', b'\t', rest).unwrap_or(rest.len());
+        let part = rest.get(..end).unwrap_or_default();
+        rest = rest.get(end..).unwrap_or_default();
+        // The key is everything before the part's first `=`; none of the three keys holds one,
+        // so matching `key=` as a prefix is the same test.
+        let (slot, name, val) = if let Some(val) = part.strip_prefix(b"Credential=") {
+            (&mut params.credential, "Credential", val)
+        } else if let Some(val) = part.strip_prefix(b"SignedHeaders=") {
+            (&mut params.signed_headers, "SignedHeaders", val)
+        } else if let Some(val) = part.strip_prefix(b"Signature=") {
+            (&mut params.signature, "Signature", val)
+        } else if memchr::memchr(b'=', part).is_some() {
+            continue;
+        } else {
             let echo = if looks_secret(part) {
                 Echo::new(b"** redacted **")
             } else {
                 Echo::new(part)
             };
             return Err(SigV4Error::MissingEqualSign(echo));
-        };
-        let key = part.get(..eq).unwrap_or_default();
-        let val = part.get(eq + 1..).unwrap_or_default();
-        let (slot, name) = match key {
-            b"Credential" => (&mut params.credential, "Credential"),
-            b"SignedHeaders" => (&mut params.signed_headers, "SignedHeaders"),
-            b"Signature" => (&mut params.signature, "Signature"),
-            _ => continue,
         };
         if slot.is_some() {
             return Err(SigV4Error::DuplicateAuthParameter(name));
@@ -342,6 +360,99 @@ mod tests {
                 .to_string(),
             "AWS query-string parameters must include 'X-Amz-Algorithm'. AWS query-string parameters must include 'X-Amz-Credential'. AWS query-string parameters must include 'X-Amz-SignedHeaders'. AWS query-string parameters must include 'X-Amz-Date'. Re-examine the query-string parameters."
         );
+    }
+
+    /// The parser as it was before it became a single pass over bytes: the reference the
+    /// property below holds the new one to.
+    fn reference_parse(value: &[u8]) -> Result<AuthParams<'_>, SigV4Error> {
+        if !value
+            .iter()
+            .all(|&b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
+        {
+            return Err(SigV4Error::InvalidAuthorizationHeader);
+        }
+        let token = scheme(value);
+        let algorithm = algorithm_from(token).ok_or_else(|| unsupported(token))?;
+        let mut params = AuthParams::empty(algorithm, SignatureLocation::Header);
+        let rest = value.get(token.len()..).unwrap_or_default();
+        for part in rest
+            .split(|&b| b == b',' || b == b' ' || b == b'\t')
+            .filter(|p| !p.is_empty())
+        {
+            let Some(eq) = part.iter().position(|&b| b == b'=') else {
+                let echo = if looks_secret(part) {
+                    Echo::new(b"** redacted **")
+                } else {
+                    Echo::new(part)
+                };
+                return Err(SigV4Error::MissingEqualSign(echo));
+            };
+            let key = &part[..eq];
+            let val = &part[eq + 1..];
+            let (slot, name) = match key {
+                b"Credential" => (&mut params.credential, "Credential"),
+                b"SignedHeaders" => (&mut params.signed_headers, "SignedHeaders"),
+                b"Signature" => (&mut params.signature, "Signature"),
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(SigV4Error::DuplicateAuthParameter(name));
+            }
+            *slot = Some(Cow::Borrowed(val));
+        }
+        Ok(params)
+    }
+
+    /// The algorithm and the three parameters, owned.
+    type Summary = (Algorithm, [Option<Vec<u8>>; 3]);
+
+    fn summary(r: Result<AuthParams<'_>, SigV4Error>) -> Result<Summary, SigV4Error> {
+        r.map(|p| {
+            (
+                p.algorithm,
+                [p.credential, p.signed_headers, p.signature].map(|v| v.map(|v| v.to_vec())),
+            )
+        })
+    }
+
+    /// Bytes that exercise the parser's branches: separators, `=`, key prefixes, invalid bytes.
+    fn header_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(b",".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"\t".to_vec()),
+            Just(b"=".to_vec()),
+            Just(b"Credential".to_vec()),
+            Just(b"Credential=".to_vec()),
+            Just(b"SignedHeaders=".to_vec()),
+            Just(b"Signature=".to_vec()),
+            Just(b"Signature".to_vec()),
+            Just(b"0123456789abcdef0123".to_vec()),
+            Just(b"AKID/20150830/us-east-1/service/aws4_request".to_vec()),
+            Just(b"host;x-amz-date".to_vec()),
+            proptest::collection::vec(proptest::num::u8::ANY, 0..3),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        /// The single-pass parser agrees with the reference, value for value and error for error.
+        #[test]
+        fn parser_matches_reference(
+            scheme in proptest::prop_oneof![
+                proptest::strategy::Just(&b"AWS4-HMAC-SHA256 "[..]),
+                proptest::strategy::Just(&b"AWS4-ECDSA-P256-SHA256\t"[..]),
+                proptest::strategy::Just(&b""[..]),
+            ],
+            rest in header_bytes(),
+        ) {
+            let value = [scheme, rest.as_slice()].concat();
+            proptest::prop_assert_eq!(
+                summary(parse_authorization(&value)),
+                summary(reference_parse(&value))
+            );
+        }
     }
 
     proptest::proptest! {
