@@ -149,8 +149,8 @@ def h2load(name, label, url, extra, *, duration, warmup, concurrency, client_cpu
 
 
 def medians(results):
-    keys = ("throughput", "p50", "p99", "p999", "cpu_us")
-    return {k: statistics.median(r[k] for r in results) for k in keys}
+    keys = ("throughput", "p50", "p99", "p999", "cpu_us", "authorizer_cpu_us")
+    return {k: statistics.median(r[k] for r in results) for k in keys if k in results[0]}
 
 
 def stop(processes):
