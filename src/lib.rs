@@ -10,16 +10,18 @@
 //!   the layered decision, deny texts and identity headers. Pure.
 //! - [`config`]: process settings, validated before any port opens.
 //! - [`store`]: loads the world from files, compiles snapshots, hot reload, last good snapshot.
-//! - [`metrics`]: every metric name, its help text and closed label sets.
+//! - [`metrics`]: every metric name, its help text and closed label sets; the duration
+//!   histograms themselves.
 //! - [`authz`]: the ext_authz service: `CheckRequest` → request view, decision → `CheckResponse`.
-//! - [`logging`]: the JSON log line format and batched standard output.
+//! - [`logging`]: the JSON log line format and batched standard output; the direct path by
+//!   which `authz` writes decision lines without `tracing`.
 //! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).
 //! - [`app`]: wiring: gRPC server, tower layers, health, reflection, metrics endpoint, shutdown.
 //! - `test_util` (feature `test-util`): a real SigV4 client and Envoy-shaped `CheckRequest`s for
 //!   tests and benches.
 //!
 //! Dependencies point one way: `app → {authz, store, metrics, config}`; `authz → {lattice,
-//! sigv4, store, metrics}`; `store → {policy, lattice, sigv4, config}`; `lattice → {policy,
+//! sigv4, store, metrics, logging}`; `store → {policy, lattice, sigv4, config}`; `lattice → {policy,
 //! sigv4 (principal handles only)}`; `sigv4`, `policy`, `metrics`, `config` use nothing else in
 //! the crate.
 
