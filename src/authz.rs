@@ -21,7 +21,7 @@ use envoy_types::ext_authz::v3::pb::{
 use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
 use envoy_types::pb::google::rpc;
 
-use crate::lattice::{Caller, Decision, Effect, IDENTITY_HEADERS};
+use crate::lattice::{Decision, Effect, IDENTITY_HEADERS};
 use crate::metrics::{DecisionLabel, GrpcMethod, Metrics};
 use crate::store::{Snapshot, Store};
 
@@ -179,8 +179,9 @@ impl AuthzService {
             let status = tonic::Status::deadline_exceeded("lattice-authz check deadline exceeded");
             return (Err(status), so_far);
         }
-        let decision_id = uuid::Uuid::new_v4();
-        let response = render(&decision, &decision_id);
+        let mut id_text = uuid::Uuid::encode_buffer();
+        let decision_id = new_decision_id(&mut id_text);
+        let response = render(&decision, decision_id);
         let elapsed = started.elapsed();
         let label = match decision.effect {
             Effect::Allow => DecisionLabel::Allow,
@@ -188,7 +189,7 @@ impl AuthzService {
         };
         self.metrics.check(label, decision.reason.as_str(), elapsed);
         if decision.effect == Effect::Deny || self.log_allows {
-            self.log_decision(&decision, &view, &snapshot, &decision_id, elapsed);
+            self.log_decision(&decision, label, &view, &snapshot, decision_id, elapsed);
         }
         (Ok(response), elapsed)
     }
@@ -199,7 +200,8 @@ impl AuthzService {
         started: Instant,
     ) -> (Result<CheckResponse, tonic::Status>, Duration) {
         let body = format!("AccessDeniedException: The request cannot be authorized: {invalid}");
-        let decision_id = uuid::Uuid::new_v4();
+        let mut id_text = uuid::Uuid::encode_buffer();
+        let decision_id = new_decision_id(&mut id_text);
         let elapsed = started.elapsed();
         self.metrics
             .check(DecisionLabel::Deny, BAD_REQUEST, elapsed);
@@ -210,39 +212,34 @@ impl AuthzService {
             layer = "request",
             status = 403u16,
             error = %invalid,
-            decision_id = %decision_id,
+            decision_id,
         );
         let response = denied(
             403,
             "AccessDeniedException",
             body,
             BAD_REQUEST,
-            &decision_id,
+            decision_id,
             "request",
             "anonymous",
         );
         (Ok(response), elapsed)
     }
+
     /// One structured line per decision (ext-authz §5.3). Never the Authorization header, the
     /// session token, cookies or signatures; the path without its query.
     fn log_decision(
         &self,
         decision: &Decision<'_>,
+        label: DecisionLabel,
         view: &RequestView<'_>,
         snapshot: &Snapshot,
-        id: &uuid::Uuid,
+        id: &str,
         elapsed: Duration,
     ) {
         let route = decision.route;
-        let principal = match decision.caller {
-            Caller::Anonymous => "anonymous",
-            Caller::Signed(p) => &p.arn,
-        };
-        let decision_label = if decision.effect == Effect::Allow {
-            "allow"
-        } else {
-            "deny"
-        };
+        let principal = decision.caller.name();
+        let decision_label = label.as_str();
         let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         let service_arn = route.map_or("", |r| &*r.service.arn);
         let service_network_arn = route.map_or("", |r| &*r.network.arn);
@@ -265,7 +262,7 @@ impl AuthzService {
                         .str("method", view.method)
                         .str("path", decision.path)
                         .str("request_id", view.request_id.unwrap_or(""))
-                        .display("decision_id", id)
+                        .str("decision_id", id)
                         .u64("latency_us", latency_us)
                         .u64("generation", snapshot.generation);
                 });
@@ -286,14 +283,14 @@ impl AuthzService {
                 method = view.method,
                 path = decision.path,
                 request_id = view.request_id.unwrap_or(""),
-                decision_id = %id,
+                decision_id = id,
                 latency_us,
                 generation = snapshot.generation,
             ),
         }
         if tracing::event_enabled!(tracing::Level::DEBUG) {
             for (i, t) in decision.trace.iter().enumerate() {
-                tracing::debug!(message = "Decision layer.", decision_id = %id, step = i, layer = t.layer.as_str(), outcome = t.outcome.as_str(), detail = %t);
+                tracing::debug!(message = "Decision layer.", decision_id = id, step = i, layer = t.layer.as_str(), outcome = t.outcome.as_str(), detail = %t);
             }
         }
     }
@@ -316,6 +313,12 @@ fn string(v: &str) -> Value {
     }
 }
 
+/// A fresh decision id, as the text that the response and the log line both carry (formatted
+/// once per Check, into a buffer from `Uuid::encode_buffer`).
+fn new_decision_id(buffer: &mut [u8; 45]) -> &str {
+    uuid::Uuid::new_v4().hyphenated().encode_lower(buffer)
+}
+
 /// The dynamic-metadata fields, with empty values: cloning it copies the table as it is, where
 /// inserting five fields into a new one hashes each key.
 static METADATA_FIELDS: std::sync::LazyLock<Struct> = std::sync::LazyLock::new(|| Struct {
@@ -326,7 +329,7 @@ static METADATA_FIELDS: std::sync::LazyLock<Struct> = std::sync::LazyLock::new(|
 });
 
 fn metadata(
-    decision_id: &uuid::Uuid,
+    decision_id: &str,
     decision: &str,
     reason: &str,
     layer: &str,
@@ -335,11 +338,7 @@ fn metadata(
     let mut s = METADATA_FIELDS.clone();
     for (key, value) in &mut s.fields {
         let text = match key.as_str() {
-            "decision_id" => {
-                let mut buffer = uuid::Uuid::encode_buffer();
-                let id: &str = decision_id.hyphenated().encode_lower(&mut buffer);
-                id.to_owned()
-            }
+            "decision_id" => decision_id.to_owned(),
             "decision" => decision.to_owned(),
             "reason" => reason.to_owned(),
             "layer" => layer.to_owned(),
@@ -371,7 +370,7 @@ fn denied(
     exception: &str,
     body: String,
     reason: &str,
-    id: &uuid::Uuid,
+    id: &str,
     layer: &str,
     principal: &str,
 ) -> CheckResponse {
@@ -399,7 +398,7 @@ fn denied(
 }
 
 /// Renders a decision as Envoy's `CheckResponse`.
-pub fn render(decision: &Decision<'_>, id: &uuid::Uuid) -> CheckResponse {
+pub fn render(decision: &Decision<'_>, id: &str) -> CheckResponse {
     let principal = decision.caller.name();
     match decision.effect {
         Effect::Deny => denied(
@@ -578,9 +577,9 @@ mod tests {
 
     #[test]
     fn dynamic_metadata_has_exactly_the_five_fields() {
-        let id = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let id = "01234567-89ab-cdef-0123-456789abcdef";
         let m = metadata(
-            &id,
+            id,
             "allow",
             "allowed",
             "service_policy",
@@ -606,7 +605,7 @@ mod tests {
             ]
         );
         // Every answer gets its own values: the template is never written to.
-        let other = metadata(&id, "deny", "r", "l", "anonymous");
+        let other = metadata(id, "deny", "r", "l", "anonymous");
         assert_eq!(
             other.fields.get("decision").and_then(|v| v.kind.clone()),
             Some(Kind::StringValue("deny".into()))

@@ -350,16 +350,15 @@ impl Stdout {
         let urgent = level <= Level::WARN;
         // A line written while this thread is already writing one (a `Display` that logs)
         // gets its own buffer instead of a second borrow.
-        LINE.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut out) => {
-                format(&mut out);
-                self.append(out.as_bytes(), urgent);
-            }
-            Err(_) => {
-                let mut out = String::new();
-                format(&mut out);
-                self.append(out.as_bytes(), urgent);
-            }
+        LINE.with(|cell| {
+            let mut spare = String::new();
+            let mut shared = cell.try_borrow_mut();
+            let out = match &mut shared {
+                Ok(line) => &mut **line,
+                Err(_) => &mut spare,
+            };
+            format(out);
+            self.append(out.as_bytes(), urgent);
         });
     }
 
