@@ -203,7 +203,6 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         clock,
         settings.reload_interval,
     ));
-    let upkeep = tokio::spawn(metrics_upkeep(metrics.clone()));
     tracing::info!(
         message = "Serving.",
         grpc = %grpc_addr,
@@ -218,23 +217,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         metrics,
         shutdown,
         grpc,
-        tasks: vec![http, reload, upkeep],
+        tasks: vec![http, reload],
     })
-}
-
-/// How often histogram samples are folded into their buckets when nobody scrapes `/metrics`.
-const METRICS_UPKEEP: Duration = Duration::from_secs(5);
-
-/// Folds the histograms' pending samples into their buckets every [`METRICS_UPKEEP`]. The
-/// exporter queues every sample until the next scrape; without a scraper (or with a slow one)
-/// that queue would grow with every check, by about 100 MB a minute at saturation.
-async fn metrics_upkeep(metrics: Arc<Metrics>) {
-    let mut ticker = tokio::time::interval(METRICS_UPKEEP);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        metrics.upkeep();
-    }
 }
 
 /// Serves until `signal` completes, then drains.

@@ -12,7 +12,7 @@
 //!
 //! It must not touch: decisions (it takes label values, not `Decision`s), I/O.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -89,35 +89,27 @@ impl DurationHistogram {
         let mut cumulative = 0u64;
         for (i, count) in self.counts.iter().enumerate() {
             cumulative = cumulative.saturating_add(count.load(Ordering::Relaxed));
-            let _ = match BUCKETS.get(i) {
-                Some(le) => writeln!(
-                    out,
-                    "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
-                ),
-                None => writeln!(
-                    out,
-                    "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {cumulative}"
-                ),
+            let le: &dyn fmt::Display = match BUCKETS.get(i) {
+                Some(bound) => bound,
+                None => &"+Inf",
             };
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
+            );
         }
         #[expect(
             clippy::cast_precision_loss,
             reason = "a sum of nanoseconds printed in seconds; f64 keeps 15 digits"
         )]
         let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
-        let braces = |out: &mut String| {
-            if !labels.is_empty() {
-                let _ = write!(out, "{{{labels}}}");
-            }
+        let braced = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
         };
-        out.push_str(name);
-        out.push_str("_sum");
-        braces(out);
-        let _ = writeln!(out, " {sum}");
-        out.push_str(name);
-        out.push_str("_count");
-        braces(out);
-        let _ = writeln!(out, " {cumulative}");
+        let _ = writeln!(out, "{name}_sum{braced} {sum}");
+        let _ = writeln!(out, "{name}_count{braced} {cumulative}");
     }
 }
 
@@ -511,16 +503,8 @@ impl Metrics {
         h.handling.record(elapsed);
     }
 
-    /// Runs the recorder's housekeeping (the server calls this every few seconds). Its
-    /// counters and gauges need little; kept so that memory stays flat between scrapes
-    /// whatever the recorder holds.
-    pub fn upkeep(&self) {
-        self.handle.run_upkeep();
-    }
-
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        self.handle.run_upkeep();
         let mut out = self.handle.render();
         let decisions = [
             DecisionLabel::Allow,
