@@ -24,7 +24,6 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use envoy_types::ext_authz::v3::pb::{CheckRequest, HttpResponse};
 use lattice_authz::authz::{AuthzService, FixedClock};
 use lattice_authz::config::Settings;
-use lattice_authz::metrics::Metrics;
 use lattice_authz::store::{CacheStats, Reload, Store};
 use lattice_authz::test_util::{HeaderMode, Scale, check_request, scale_world, sign_lattice};
 
@@ -44,11 +43,7 @@ fn measuring() -> bool {
 }
 
 fn service(store: Arc<Store>) -> AuthzService {
-    let metrics = Arc::new(Metrics::new(
-        &lattice_authz::app::deny_reasons(),
-        lattice_authz::authz::ERROR_REASONS,
-        "bench",
-    ));
+    let metrics = Arc::new(lattice_authz::app::new_metrics("bench"));
     AuthzService::new(
         store,
         metrics,

@@ -92,9 +92,16 @@ pub fn deny_reasons() -> Vec<&'static str> {
         .collect()
 }
 
+/// A server's metrics: every (decision, reason) series registered from the start, with
+/// `version` in `lattice_authz_build_info`. (Tests, benches and fuzz targets build theirs here
+/// too, so that they count exactly what the server counts.)
+pub fn new_metrics(version: &'static str) -> Metrics {
+    Metrics::new(&deny_reasons(), authz::ERROR_REASONS, version)
+}
+
 /// Loads the world, binds both listeners and serves until [`Running::stop`].
 pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running, AppError> {
-    let metrics = Arc::new(Metrics::new(&deny_reasons(), authz::ERROR_REASONS, VERSION));
+    let metrics = Arc::new(new_metrics(VERSION));
     let store = Arc::new(Store::new(settings.clone()));
     let (health, health_service) = tonic_health::server::health_reporter();
     health

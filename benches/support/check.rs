@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use envoy_types::ext_authz::v3::pb::CheckRequest;
 use lattice_authz::authz::{AuthzService, FixedClock};
 use lattice_authz::config::Settings;
-use lattice_authz::metrics::Metrics;
 use lattice_authz::store::{Reload, Store};
 use lattice_authz::test_util::{HeaderMode, check_request, sign_lattice};
 
@@ -20,11 +19,7 @@ fn now() -> SystemTime {
 pub(crate) fn service() -> AuthzService {
     let store = Arc::new(Store::new(Settings::default()));
     assert!(matches!(store.poll(now()), Reload::Loaded(..)));
-    let metrics = Arc::new(Metrics::new(
-        &lattice_authz::app::deny_reasons(),
-        lattice_authz::authz::ERROR_REASONS,
-        "bench",
-    ));
+    let metrics = Arc::new(lattice_authz::app::new_metrics("bench"));
     // Allowed decisions are logged in production; with no subscriber installed here the log
     // call is the cheap disabled path, as with a filter that excludes it.
     AuthzService::new(

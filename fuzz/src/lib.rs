@@ -8,7 +8,6 @@ use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
 use envoy_types::pb::google::protobuf::value::Kind;
 use lattice_authz::authz::{AuthzService, FixedClock};
 use lattice_authz::config::Settings;
-use lattice_authz::metrics::Metrics;
 use lattice_authz::store::{Reload, Store};
 use lattice_authz::test_util::{self, HeaderMode};
 
@@ -51,11 +50,7 @@ pub fn service() -> &'static AuthzService {
             matches!(store.poll(now()), Reload::Loaded(..)),
             "the built-in example world loads"
         );
-        let metrics = Arc::new(Metrics::new(
-            &lattice_authz::app::deny_reasons(),
-            lattice_authz::authz::ERROR_REASONS,
-            "fuzz",
-        ));
+        let metrics = Arc::new(lattice_authz::app::new_metrics("fuzz"));
         AuthzService::new(
             store,
             metrics,

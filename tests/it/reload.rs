@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use lattice_authz::authz::{AuthzService, FixedClock};
 use lattice_authz::lattice::World;
-use lattice_authz::metrics::Metrics;
 use lattice_authz::store::{Reload, Store};
 
 use crate::support::{self, Harness, HeaderMode, Summary, check_request};
@@ -193,11 +192,7 @@ fn a_policy_file_beside_the_world_reloads_when_edited() {
 #[test]
 fn an_overrun_deadline_is_an_error_never_an_allow() {
     let harness = Harness::example();
-    let metrics = Arc::new(Metrics::new(
-        &lattice_authz::app::deny_reasons(),
-        lattice_authz::authz::ERROR_REASONS,
-        "test",
-    ));
+    let metrics = Arc::new(lattice_authz::app::new_metrics("test"));
     let service = AuthzService::new(
         harness.store,
         metrics.clone(),
@@ -226,11 +221,7 @@ fn an_overrun_deadline_is_an_error_never_an_allow() {
 #[test]
 fn no_world_is_unavailable() {
     let store = Arc::new(Store::new(lattice_authz::config::Settings::default()));
-    let metrics = Arc::new(Metrics::new(
-        &lattice_authz::app::deny_reasons(),
-        lattice_authz::authz::ERROR_REASONS,
-        "test",
-    ));
+    let metrics = Arc::new(lattice_authz::app::new_metrics("test"));
     let service = AuthzService::new(
         store,
         metrics,

@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse, HttpResponse};
 use lattice_authz::authz::{AuthzService, FixedClock};
 use lattice_authz::config::Settings;
-use lattice_authz::metrics::Metrics;
 use lattice_authz::store::{Reload, Store};
 use lattice_authz::test_util;
 
@@ -164,11 +163,7 @@ impl Harness {
             Reload::Loaded(..) => {}
             other => panic!("world does not load: {other:#?}"),
         }
-        let metrics = Arc::new(Metrics::new(
-            &lattice_authz::app::deny_reasons(),
-            lattice_authz::authz::ERROR_REASONS,
-            "test",
-        ));
+        let metrics = Arc::new(lattice_authz::app::new_metrics("test"));
         let service = AuthzService::new(
             store.clone(),
             metrics,
