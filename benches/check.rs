@@ -1,5 +1,5 @@
-//! The whole Check on the service struct, no socket: `CheckRequest` in → `CheckResponse` out, for
-//! the built-in example world. The headline case is a signed request (latticeuser → nginx)
+//! The whole Check on the service struct, no socket: `CheckRequest` in → `CheckResponse` out (in
+//! the protobuf bytes the server sends, `AuthzService::answer`), for the built-in example world. The headline case is a signed request (latticeuser → nginx)
 //! through two auth-policy layers (service network and service) and the caller's identity
 //! policies, as Envoy sends it with `encode_raw_headers`; also an anonymous deny and the joined
 //! header map. The allocator is the sidecar's (mimalloc); `check_allocs.rs` counts allocations.
@@ -32,7 +32,7 @@ fn bench_check(c: &mut Criterion) {
         let response = service.check_request(request).unwrap();
         assert_eq!(support::status(&response), *status, "{name}");
         group.bench_function(*name, |b| {
-            b.iter(|| black_box(service.check_request(black_box(request)).unwrap()))
+            b.iter(|| black_box(service.answer(black_box(request)).unwrap()))
         });
     }
     group.finish();

@@ -30,7 +30,7 @@ fn main() {
         let region = Region::new(GLOBAL);
         let rounds = 1000;
         for _ in 0..rounds {
-            black_box(service.check_request(request).unwrap());
+            black_box(service.answer(request).unwrap());
         }
         let stats = region.change();
         println!(

@@ -12,14 +12,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use envoy_types::ext_authz::v3::pb::AuthorizationServer;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::authz::{self, AuthzService, Clock, DiagnosticsService};
+use crate::authz::{self, AuthorizationServer, AuthzService, Clock, DiagnosticsService};
 use crate::config::Settings;
 use crate::lattice::Reason;
 use crate::metrics::Metrics;
@@ -104,9 +103,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     let metrics = Arc::new(new_metrics(VERSION));
     let store = Arc::new(Store::new(settings.clone()));
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_not_serving::<AuthorizationServer<AuthzService>>()
-        .await;
+    health.set_not_serving::<AuthorizationServer>().await;
     health
         .set_service_status("", tonic_health::ServingStatus::NotServing)
         .await;
@@ -182,9 +179,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
             drain_health
                 .set_service_status("", tonic_health::ServingStatus::NotServing)
                 .await;
-            drain_health
-                .set_not_serving::<AuthorizationServer<AuthzService>>()
-                .await;
+            drain_health.set_not_serving::<AuthorizationServer>().await;
             tracing::info!(
                 message = "Shutting down: draining in-flight checks.",
                 grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX)
@@ -266,9 +261,7 @@ async fn poll_once(
             health
                 .set_service_status("", tonic_health::ServingStatus::Serving)
                 .await;
-            health
-                .set_serving::<AuthorizationServer<AuthzService>>()
-                .await;
+            health.set_serving::<AuthorizationServer>().await;
             tracing::info!(
                 message = "World loaded.",
                 source = %snapshot.source,

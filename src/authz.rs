@@ -1,5 +1,6 @@
-//! The ext_authz service: `CheckRequest` → request view → decision → `CheckResponse`, one
-//! metrics increment and one decision-log line per Check; and the diagnostic `Explain` service.
+//! The ext_authz service: `CheckRequest` → request view → decision → `CheckResponse` (as the
+//! protobuf bytes the gRPC service sends, `wire`), one metrics increment and one decision-log line
+//! per Check; and the diagnostic `Explain` service.
 //!
 //! Deny is a successful reply with `PERMISSION_DENIED` and a 403 `DeniedHttpResponse` carrying
 //! Lattice's exact text; allow sets the identity headers (removing client-supplied copies);
@@ -9,17 +10,16 @@
 //! It must not touch: policy semantics or signature maths (those are `lattice` and `sigv4`).
 
 mod convert;
+mod grpc;
 mod raw;
+mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use envoy_types::ext_authz::v3::pb::{
-    Authorization, CheckRequest, CheckResponse, DeniedHttpResponse, HeaderAppendAction,
-    HeaderValue, HeaderValueOption, HttpResponse, HttpStatus, HttpStatusCode, OkHttpResponse,
-};
-use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
-use envoy_types::pb::google::rpc;
+use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
+
+use smallvec::SmallVec;
 
 use crate::lattice::{Decision, Effect, IDENTITY_HEADERS};
 use crate::metrics::{DecisionLabel, GrpcMethod, Metrics};
@@ -28,7 +28,9 @@ use crate::store::{Snapshot, Store};
 pub use convert::{
     InvalidCheckRequest, MAX_HEADER_BYTES, MAX_HEADERS, MAX_TARGET_BYTES, RequestView,
 };
+pub use grpc::AuthorizationServer;
 pub use raw::{InvalidRawRequest, MAX_RAW_REQUEST_BYTES, RawRequest};
+pub use wire::Answer;
 
 /// Reasons of `decision="error"` and of malformed requests, besides `lattice::Reason`'s.
 pub const ERROR_REASONS: &[&str] = &["not_ready", "deadline_exceeded"];
@@ -99,8 +101,9 @@ impl AuthzService {
         }
     }
 
-    /// Decides one `CheckRequest` (the whole Check, without the gRPC transport).
-    pub fn check_request(&self, request: &CheckRequest) -> Result<CheckResponse, tonic::Status> {
+    /// Decides one `CheckRequest`: the whole Check without the gRPC transport, answered in the
+    /// wire form the server sends.
+    pub fn answer(&self, request: &CheckRequest) -> Result<Answer, tonic::Status> {
         let started = Instant::now();
         let (result, elapsed) = self.check_inner(request, started);
         let code = match &result {
@@ -111,13 +114,20 @@ impl AuthzService {
         result
     }
 
+    /// [`AuthzService::answer`], decoded: the `CheckResponse` Envoy reads, for tests and tools.
+    pub fn check_request(&self, request: &CheckRequest) -> Result<CheckResponse, tonic::Status> {
+        self.answer(request)?.to_message().map_err(|e| {
+            tonic::Status::internal(format!("lattice-authz encoded an unreadable answer: {e}"))
+        })
+    }
+
     /// The answer and the time it took. The clock is read five times on the way (each read is
     /// a measurable part of a microsecond-scale check), never more.
     fn check_inner(
         &self,
         request: &CheckRequest,
         started: Instant,
-    ) -> (Result<CheckResponse, tonic::Status>, Duration) {
+    ) -> (Result<Answer, tonic::Status>, Duration) {
         let Some(snapshot) = self.store.current() else {
             let elapsed = started.elapsed();
             self.metrics
@@ -198,7 +208,7 @@ impl AuthzService {
         &self,
         invalid: &InvalidCheckRequest,
         started: Instant,
-    ) -> (Result<CheckResponse, tonic::Status>, Duration) {
+    ) -> (Result<Answer, tonic::Status>, Duration) {
         let body = format!("AccessDeniedException: The request cannot be authorized: {invalid}");
         let mut id_text = uuid::Uuid::encode_buffer();
         let decision_id = new_decision_id(&mut id_text);
@@ -217,7 +227,7 @@ impl AuthzService {
         let response = denied(
             403,
             "AccessDeniedException",
-            body,
+            &body,
             BAD_REQUEST,
             decision_id,
             "request",
@@ -296,115 +306,53 @@ impl AuthzService {
     }
 }
 
-#[tonic::async_trait]
-impl Authorization for AuthzService {
-    async fn check(
-        &self,
-        request: tonic::Request<CheckRequest>,
-    ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
-        self.check_request(request.get_ref())
-            .map(tonic::Response::new)
-    }
-}
-
-fn string(v: &str) -> Value {
-    Value {
-        kind: Some(Kind::StringValue(v.to_owned())),
-    }
-}
-
 /// A fresh decision id, as the text that the response and the log line both carry (formatted
 /// once per Check, into a buffer from `Uuid::encode_buffer`).
 fn new_decision_id(buffer: &mut [u8; 45]) -> &str {
     uuid::Uuid::new_v4().hyphenated().encode_lower(buffer)
 }
 
-/// The dynamic-metadata fields, with empty values: cloning it copies the table as it is, where
-/// inserting five fields into a new one hashes each key.
-static METADATA_FIELDS: std::sync::LazyLock<Struct> = std::sync::LazyLock::new(|| Struct {
-    fields: ["decision_id", "decision", "reason", "layer", "principal"]
-        .into_iter()
-        .map(|k| (k.to_owned(), string("")))
-        .collect(),
-});
-
-fn metadata(
-    decision_id: &str,
-    decision: &str,
-    reason: &str,
-    layer: &str,
-    principal: &str,
-) -> Struct {
-    let mut s = METADATA_FIELDS.clone();
-    for (key, value) in &mut s.fields {
-        let text = match key.as_str() {
-            "decision_id" => decision_id.to_owned(),
-            "decision" => decision.to_owned(),
-            "reason" => reason.to_owned(),
-            "layer" => layer.to_owned(),
-            "principal" => principal.to_owned(),
-            _ => continue,
-        };
-        value.kind = Some(Kind::StringValue(text));
-    }
-    s
-}
-
-fn header(key: &str, value: &str) -> HeaderValueOption {
-    HeaderValueOption {
-        header: Some(HeaderValue {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            raw_value: Vec::new(),
-        }),
-        // Identity headers replace whatever the client sent (lattice-auth §6.3). The deprecated
-        // `append` stays unset: older Envoys then default to overwrite too.
-        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
-        keep_empty_value: false,
-        ..HeaderValueOption::default()
-    }
-}
-
 fn denied(
     status: u16,
     exception: &str,
-    body: String,
+    body: &str,
     reason: &str,
     id: &str,
     layer: &str,
     principal: &str,
-) -> CheckResponse {
-    let code = if status == 403 {
-        HttpStatusCode::Forbidden
-    } else {
-        HttpStatusCode::BadRequest
-    };
-    CheckResponse {
-        status: Some(rpc::Status {
-            code: tonic::Code::PermissionDenied as i32,
-            message: reason.to_owned(),
-            details: Vec::new(),
-        }),
-        dynamic_metadata: Some(metadata(id, "deny", reason, layer, principal)),
-        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
-            status: Some(HttpStatus { code: code as i32 }),
-            headers: vec![
-                header("content-type", "text/plain"),
-                header("x-amzn-errortype", exception),
+) -> Answer {
+    wire::Response {
+        status: wire::Status {
+            code: tonic::Code::PermissionDenied,
+            message: reason,
+        },
+        http: wire::Http::Denied {
+            status,
+            headers: [
+                ("content-type", "text/plain"),
+                ("x-amzn-errortype", exception),
             ],
             body,
-        })),
+        },
+        metadata: wire::Metadata {
+            decision_id: id,
+            decision: "deny",
+            reason,
+            layer,
+            principal,
+        },
     }
+    .encode()
 }
 
-/// Renders a decision as Envoy's `CheckResponse`.
-pub fn render(decision: &Decision<'_>, id: &str) -> CheckResponse {
+/// Renders a decision as Envoy's `CheckResponse`, encoded.
+pub fn render(decision: &Decision<'_>, id: &str) -> Answer {
     let principal = decision.caller.name();
     match decision.effect {
         Effect::Deny => denied(
             decision.status(),
             decision.exception().unwrap_or("AccessDeniedException"),
-            decision.body().unwrap_or_default(),
+            &decision.body().unwrap_or_default(),
             decision.reason.as_str(),
             id,
             decision.layer.as_str(),
@@ -412,31 +360,33 @@ pub fn render(decision: &Decision<'_>, id: &str) -> CheckResponse {
         ),
         Effect::Allow => {
             let set = decision.identity_headers();
-            let headers = set.iter().map(|(k, v)| header(k, v)).collect();
-            let headers_to_remove = IDENTITY_HEADERS
-                .iter()
-                .filter(|h| !set.iter().any(|(k, _)| k == *h))
-                .map(|h| (*h).to_owned())
-                .collect();
-            CheckResponse {
-                status: Some(rpc::Status {
-                    code: tonic::Code::Ok as i32,
-                    message: String::new(),
-                    details: Vec::new(),
-                }),
-                dynamic_metadata: Some(metadata(
-                    id,
-                    "allow",
-                    decision.reason.as_str(),
-                    decision.layer.as_str(),
+            // Identity headers the answer does not set are removed, so a client cannot send
+            // its own (lattice-auth §6.3).
+            let mut remove: SmallVec<[&str; 5]> = SmallVec::new();
+            remove.extend(
+                IDENTITY_HEADERS
+                    .iter()
+                    .copied()
+                    .filter(|h| !set.iter().any(|(k, _)| k == h)),
+            );
+            wire::Response {
+                status: wire::Status {
+                    code: tonic::Code::Ok,
+                    message: "",
+                },
+                http: wire::Http::Ok {
+                    set: &set,
+                    remove: &remove,
+                },
+                metadata: wire::Metadata {
+                    decision_id: id,
+                    decision: "allow",
+                    reason: decision.reason.as_str(),
+                    layer: decision.layer.as_str(),
                     principal,
-                )),
-                http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
-                    headers,
-                    headers_to_remove,
-                    ..OkHttpResponse::default()
-                })),
+                },
             }
+            .encode()
         }
     }
 }
@@ -568,54 +518,5 @@ impl crate::pb::diagnostics_server::Diagnostics for DiagnosticsService {
     ) -> Result<tonic::Response<crate::pb::ExplainResponse>, tonic::Status> {
         self.explain_request(request.get_ref())
             .map(tonic::Response::new)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dynamic_metadata_has_exactly_the_five_fields() {
-        let id = "01234567-89ab-cdef-0123-456789abcdef";
-        let m = metadata(
-            id,
-            "allow",
-            "allowed",
-            "service_policy",
-            "arn:aws:iam::1:user/a",
-        );
-        let mut fields: Vec<(&str, &str)> = m
-            .fields
-            .iter()
-            .map(|(k, v)| match &v.kind {
-                Some(Kind::StringValue(s)) => (k.as_str(), s.as_str()),
-                other => panic!("{k}: {other:?}"),
-            })
-            .collect();
-        fields.sort_unstable();
-        assert_eq!(
-            fields,
-            [
-                ("decision", "allow"),
-                ("decision_id", "01234567-89ab-cdef-0123-456789abcdef"),
-                ("layer", "service_policy"),
-                ("principal", "arn:aws:iam::1:user/a"),
-                ("reason", "allowed"),
-            ]
-        );
-        // Every answer gets its own values: the template is never written to.
-        let other = metadata(id, "deny", "r", "l", "anonymous");
-        assert_eq!(
-            other.fields.get("decision").and_then(|v| v.kind.clone()),
-            Some(Kind::StringValue("deny".into()))
-        );
-        assert_eq!(
-            METADATA_FIELDS
-                .fields
-                .get("decision")
-                .and_then(|v| v.kind.clone()),
-            Some(Kind::StringValue(String::new()))
-        );
     }
 }

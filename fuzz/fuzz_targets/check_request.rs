@@ -1,6 +1,7 @@
 //! Any bytes as an Envoy `CheckRequest` (protobuf), checked against the built-in example world:
-//! every Check answers (allow, deny or a gRPC error) without panicking, and an allow always
-//! overwrites or removes every identity header, so a client's own copies never pass through.
+//! every Check answers (allow, deny or a gRPC error) without panicking, every answer's bytes
+//! decode as a `CheckResponse`, and an allow always overwrites or removes every identity header,
+//! so a client's own copies never pass through.
 #![no_main]
 
 use envoy_types::ext_authz::v3::pb::{CheckRequest, HttpResponse};
@@ -12,9 +13,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(request) = CheckRequest::decode(data) else {
         return;
     };
-    let Ok(response) = lattice_authz_fuzz::service().check_request(&request) else {
+    let Ok(answer) = lattice_authz_fuzz::service().answer(&request) else {
         return;
     };
+    let response = answer
+        .to_message()
+        .unwrap_or_else(|e| panic!("an answer does not decode: {e}"));
     if let Some(HttpResponse::OkResponse(ok)) = &response.http_response {
         for name in IDENTITY_HEADERS {
             let set = ok

@@ -119,9 +119,12 @@ fuzz_target!(|input: Input| {
         HeaderMode::Raw
     };
     let request = envoy_request(&method, &target, &headers, mode);
-    let Ok(response) = service().check_request(&request) else {
+    let Ok(answer) = service().answer(&request) else {
         return;
     };
+    let response = answer
+        .to_message()
+        .unwrap_or_else(|e| panic!("an answer does not decode: {e}"));
     let who = principal(&response).unwrap_or_default();
     assert!(
         who == "anonymous",

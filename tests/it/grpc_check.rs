@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use lattice_authz::app;
 use lattice_authz::authz::FixedClock;
 use lattice_authz::config::Settings;
@@ -81,6 +82,25 @@ async fn check_health_explain_and_metrics_over_loopback() {
             "{service:?}"
         );
     }
+
+    // Any other method of the Authorization service is UNIMPLEMENTED.
+    let mut raw = tonic::client::Grpc::new(
+        tonic::transport::Channel::from_shared(endpoint.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    raw.ready().await.unwrap();
+    let error = raw
+        .unary::<CheckRequest, CheckResponse, _>(
+            tonic::Request::new(CheckRequest::default()),
+            http::uri::PathAndQuery::from_static("/envoy.service.auth.v3.Authorization/Report"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Unimplemented);
 
     let mut client = AuthorizationClient::connect(endpoint.clone())
         .await
