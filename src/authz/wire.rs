@@ -4,15 +4,18 @@
 //! headers to remove) and deny (status, two headers, Lattice's text), each with five
 //! dynamic-metadata strings. Built as prost messages they took nineteen allocations and a hashed
 //! map per Check, and were then encoded field by field; here each shape is a handful of borrowed
-//! views that know their encoded length and write themselves into one buffer of exactly that
-//! size. [`Answer::to_message`] decodes the bytes back with prost: that is how tests read
-//! answers, and how every test checks this encoder against prost's decoder.
+//! views written in one pass into one buffer. An embedded message's length is known only after
+//! its body is written, so one byte is reserved for it and filled in afterwards; the rare body of
+//! 128 bytes or more moves right to make room for a longer length. [`Answer::to_message`] decodes
+//! the bytes back with prost: that is how tests read answers, and how every test checks this
+//! encoder against prost's decoder.
 //!
 //! Field numbers are those of `envoy/service/auth/v3/external_auth.proto`,
 //! `envoy/config/core/v3/base.proto`, `envoy/type/v3/http_status.proto`,
 //! `google/rpc/status.proto` and `google/protobuf/struct.proto`. Like prost, the writer leaves
-//! out fields that hold their default value (empty strings, zero numbers) and writes fields in
-//! ascending field order.
+//! out fields that hold their default value (empty strings, zero numbers), writes fields in
+//! ascending field order and uses the shortest varints, so an answer is exactly as long as
+//! prost's encoding of the same message.
 
 use envoy_types::ext_authz::v3::pb::{CheckResponse, HeaderAppendAction};
 use prost::Message as _;
@@ -39,22 +42,6 @@ impl Answer {
     pub fn to_message(&self) -> Result<CheckResponse, prost::DecodeError> {
         CheckResponse::decode(self.0.as_slice())
     }
-
-    /// Encodes `response` into one buffer of exactly its length.
-    fn encode(response: &Response<'_>) -> Self {
-        let mut out = Vec::with_capacity(response.len());
-        response.write(&mut out);
-        debug_assert_eq!(out.len(), out.capacity(), "encoded length is exact");
-        Self(out)
-    }
-}
-
-/// A message that knows its encoded length and writes itself.
-trait Wire {
-    /// Bytes [`Wire::write`] appends.
-    fn len(&self) -> usize;
-    /// Appends the encoded message (without its own key and length).
-    fn write(&self, out: &mut Vec<u8>);
 }
 
 /// The `gRPC` status inside the `CheckResponse` (`google.rpc.Status`).
@@ -64,7 +51,7 @@ pub(super) struct Status<'a> {
     pub(super) message: &'a str,
 }
 
-/// The five dynamic-metadata strings (`google.protobuf.Struct`), in the order the keys are listed.
+/// The five dynamic-metadata strings (`google.protobuf.Struct`).
 #[derive(Debug)]
 pub(super) struct Metadata<'a> {
     pub(super) decision_id: &'a str,
@@ -98,70 +85,142 @@ pub(super) struct Response<'a> {
     pub(super) metadata: Metadata<'a>,
 }
 
+/// Most bytes of framing (keys, lengths, the enum) one string brings with it, with room to
+/// spare: buffers sized with it never grow.
+const FRAMING_PER_STRING: usize = 16;
+
 impl Response<'_> {
-    /// The encoded answer.
+    /// `CheckResponse { status = 1, denied_response = 2 | ok_response = 3, dynamic_metadata = 4 }`.
     pub(super) fn encode(&self) -> Answer {
-        Answer::encode(self)
+        let mut out = Vec::with_capacity(self.capacity());
+        put_message(&mut out, 1, |out| {
+            put_int32(out, 1, self.status.code as i32);
+            put_string(out, 2, self.status.message);
+        });
+        match &self.http {
+            Http::Denied {
+                status,
+                headers,
+                body,
+            } => put_message(&mut out, 2, |out| {
+                // `envoy.type.v3.HttpStatus { code = 1 }`.
+                put_message(out, 1, |out| put_int32(out, 1, i32::from(*status)));
+                for (name, value) in headers {
+                    put_header(out, 2, name, value);
+                }
+                put_string(out, 3, body);
+            }),
+            Http::Ok { set, remove } => put_message(&mut out, 3, |out| {
+                for (name, value) in *set {
+                    put_header(out, 2, name, value);
+                }
+                for name in *remove {
+                    // Elements of a repeated string are present even when empty.
+                    put_bytes(out, 5, name.as_bytes());
+                }
+            }),
+        }
+        put_message(&mut out, 4, |out| {
+            let m = &self.metadata;
+            for (key, value) in [
+                ("decision_id", m.decision_id),
+                ("decision", m.decision),
+                ("reason", m.reason),
+                ("layer", m.layer),
+                ("principal", m.principal),
+            ] {
+                // A `map<string, Value>` entry `{ key = 1, value = 2 }`; the value is a
+                // `google.protobuf.Value` whose `string_value = 3` is a oneof member, present
+                // even when empty.
+                put_message(out, 1, |out| {
+                    put_string(out, 1, key);
+                    put_message(out, 2, |out| put_bytes(out, 3, value.as_bytes()));
+                });
+            }
+        });
+        Answer(out)
+    }
+
+    /// Enough bytes for the whole answer.
+    fn capacity(&self) -> usize {
+        let m = &self.metadata;
+        let strings = [
+            self.status.message,
+            m.decision_id,
+            m.decision,
+            m.reason,
+            m.layer,
+            m.principal,
+        ];
+        let mut bytes: usize = strings.iter().map(|s| s.len()).sum();
+        let mut count = strings.len() + 10;
+        match &self.http {
+            Http::Ok { set, remove } => {
+                bytes += set.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+                bytes += remove.iter().map(|k| k.len()).sum::<usize>();
+                count += 2 * set.len() + remove.len();
+            }
+            Http::Denied { headers, body, .. } => {
+                bytes += headers
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>();
+                bytes += body.len();
+                count += 6;
+            }
+        }
+        bytes + count * FRAMING_PER_STRING
     }
 }
 
 // === encoding ===
 
-fn varint_len(value: u64) -> usize {
-    // One byte per started group of seven bits; zero takes one byte.
-    let bits = 64 - (value | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value & 0x7f) as u8 | 0x80);
+/// The shortest varint of `value`: its bytes and how many of them are used.
+fn varint(mut value: u64) -> ([u8; 10], usize) {
+    let mut bytes = [0; 10];
+    let mut used = 0;
+    for byte in &mut bytes {
+        used += 1;
+        if value < 0x80 {
+            // The mask only spells out that the value fits by now.
+            *byte = (value & 0x7f) as u8;
+            break;
+        }
+        *byte = (value & 0x7f) as u8 | 0x80;
         value >>= 7;
     }
-    // Below 0x80 by now: the mask only spells that out.
-    out.push((value & 0x7f) as u8);
+    (bytes, used)
 }
 
-fn key_len(field: u32) -> usize {
-    varint_len(u64::from(field << 3))
+fn put_varint(out: &mut Vec<u8>, value: u64) {
+    if value < 0x80 {
+        out.push((value & 0x7f) as u8);
+    } else {
+        let (bytes, used) = varint(value);
+        out.extend(bytes.into_iter().take(used));
+    }
 }
 
 fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u32) {
     put_varint(out, u64::from(field << 3 | wire_type));
 }
 
-/// A length-delimited field of `len` bytes, key and length included.
-fn delimited_len(field: u32, len: usize) -> usize {
-    key_len(field) + varint_len(len as u64) + len
+/// A length-delimited field, written even when empty.
+fn put_bytes(out: &mut Vec<u8>, field: u32, value: &[u8]) {
+    put_key(out, field, LEN);
+    put_varint(out, value.len() as u64);
+    out.extend_from_slice(value);
 }
 
 /// A `string` field; empty strings are left out.
-fn string_len(field: u32, value: &str) -> usize {
-    if value.is_empty() {
-        0
-    } else {
-        delimited_len(field, value.len())
-    }
-}
-
 fn put_string(out: &mut Vec<u8>, field: u32, value: &str) {
     if !value.is_empty() {
-        put_key(out, field, LEN);
-        put_varint(out, value.len() as u64);
-        out.extend_from_slice(value.as_bytes());
+        put_bytes(out, field, value.as_bytes());
     }
 }
 
 /// An `int32` or enum field; zero is left out. Negative values take ten bytes, as protobuf
 /// sign-extends them.
-fn int32_len(field: u32, value: i32) -> usize {
-    if value == 0 {
-        0
-    } else {
-        key_len(field) + varint_len(i64::from(value) as u64)
-    }
-}
-
 fn put_int32(out: &mut Vec<u8>, field: u32, value: i32) {
     if value != 0 {
         put_key(out, field, VARINT);
@@ -169,210 +228,41 @@ fn put_int32(out: &mut Vec<u8>, field: u32, value: i32) {
     }
 }
 
-/// An embedded message field (always written, even when empty: presence is meaningful).
-fn message_len(field: u32, message: &impl Wire) -> usize {
-    delimited_len(field, message.len())
-}
-
-fn put_message(out: &mut Vec<u8>, field: u32, message: &impl Wire) {
+/// An embedded message field (always written, even when empty: presence is meaningful), its
+/// body written by `body`.
+fn put_message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
     put_key(out, field, LEN);
-    put_varint(out, message.len() as u64);
-    message.write(out);
-}
-
-// === the messages ===
-
-/// `envoy.config.core.v3.HeaderValue { key = 1, value = 2 }`.
-struct HeaderValue<'a>(&'a str, &'a str);
-
-impl Wire for HeaderValue<'_> {
-    fn len(&self) -> usize {
-        string_len(1, self.0) + string_len(2, self.1)
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        put_string(out, 1, self.0);
-        put_string(out, 2, self.1);
-    }
-}
-
-/// `envoy.config.core.v3.HeaderValueOption { header = 1, append_action = 3 }`: identity headers
-/// replace whatever the client sent (lattice-auth §6.3), and the deprecated `append` (2) stays
-/// unset, so older Envoys default to overwrite too.
-struct HeaderOption<'a>(&'a str, &'a str);
-
-const OVERWRITE: i32 = HeaderAppendAction::OverwriteIfExistsOrAdd as i32;
-
-impl Wire for HeaderOption<'_> {
-    fn len(&self) -> usize {
-        message_len(1, &HeaderValue(self.0, self.1)) + int32_len(3, OVERWRITE)
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        put_message(out, 1, &HeaderValue(self.0, self.1));
-        put_int32(out, 3, OVERWRITE);
-    }
-}
-
-/// `google.rpc.Status { code = 1, message = 2 }`.
-impl Wire for Status<'_> {
-    fn len(&self) -> usize {
-        int32_len(1, self.code as i32) + string_len(2, self.message)
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        put_int32(out, 1, self.code as i32);
-        put_string(out, 2, self.message);
-    }
-}
-
-/// `google.protobuf.Value { string_value = 3 }`: a oneof member, written even when empty.
-struct StringValue<'a>(&'a str);
-
-impl Wire for StringValue<'_> {
-    fn len(&self) -> usize {
-        delimited_len(3, self.0.len())
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        put_key(out, 3, LEN);
-        put_varint(out, self.0.len() as u64);
-        out.extend_from_slice(self.0.as_bytes());
-    }
-}
-
-/// One entry of `map<string, Value>`: `{ key = 1, value = 2 }`.
-struct Field<'a>(&'a str, &'a str);
-
-impl Wire for Field<'_> {
-    fn len(&self) -> usize {
-        string_len(1, self.0) + message_len(2, &StringValue(self.1))
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        put_string(out, 1, self.0);
-        put_message(out, 2, &StringValue(self.1));
-    }
-}
-
-impl Metadata<'_> {
-    fn fields(&self) -> [Field<'_>; 5] {
-        [
-            Field("decision_id", self.decision_id),
-            Field("decision", self.decision),
-            Field("reason", self.reason),
-            Field("layer", self.layer),
-            Field("principal", self.principal),
-        ]
-    }
-}
-
-/// `google.protobuf.Struct { map<string, Value> fields = 1 }`.
-impl Wire for Metadata<'_> {
-    fn len(&self) -> usize {
-        self.fields().iter().map(|f| message_len(1, f)).sum()
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        for field in &self.fields() {
-            put_message(out, 1, field);
+    let at = out.len();
+    out.push(0);
+    body(out);
+    let (bytes, used) = varint((out.len() - at - 1) as u64);
+    if used == 1 {
+        if let (Some(slot), Some(byte)) = (out.get_mut(at), bytes.first()) {
+            *slot = *byte;
+        }
+    } else {
+        // Move the body right by the extra length bytes, then write the length before it.
+        let end = out.len();
+        out.resize(end + used - 1, 0);
+        out.copy_within(at + 1..end, at + used);
+        if let (Some(slot), Some(bytes)) = (out.get_mut(at..at + used), bytes.get(..used)) {
+            slot.copy_from_slice(bytes);
         }
     }
 }
 
-/// `envoy.type.v3.HttpStatus { code = 1 }`.
-struct HttpStatus(u16);
-
-impl Wire for HttpStatus {
-    fn len(&self) -> usize {
-        int32_len(1, i32::from(self.0))
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        put_int32(out, 1, i32::from(self.0));
-    }
-}
-
-/// `OkHttpResponse { headers = 2, headers_to_remove = 5 }` or
-/// `DeniedHttpResponse { status = 1, headers = 2, body = 3 }`.
-impl Wire for Http<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Http::Ok { set, remove } => {
-                set.iter()
-                    .map(|(k, v)| message_len(2, &HeaderOption(k, v)))
-                    .sum::<usize>()
-                    // Repeated strings keep empty ones: each is a present element.
-                    + remove
-                        .iter()
-                        .map(|name| delimited_len(5, name.len()))
-                        .sum::<usize>()
-            }
-            Http::Denied {
-                status,
-                headers,
-                body,
-            } => {
-                message_len(1, &HttpStatus(*status))
-                    + headers
-                        .iter()
-                        .map(|(k, v)| message_len(2, &HeaderOption(k, v)))
-                        .sum::<usize>()
-                    + string_len(3, body)
-            }
-        }
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        match self {
-            Http::Ok { set, remove } => {
-                for (k, v) in *set {
-                    put_message(out, 2, &HeaderOption(k, v));
-                }
-                for name in *remove {
-                    put_key(out, 5, LEN);
-                    put_varint(out, name.len() as u64);
-                    out.extend_from_slice(name.as_bytes());
-                }
-            }
-            Http::Denied {
-                status,
-                headers,
-                body,
-            } => {
-                put_message(out, 1, &HttpStatus(*status));
-                for (k, v) in headers {
-                    put_message(out, 2, &HeaderOption(k, v));
-                }
-                put_string(out, 3, body);
-            }
-        }
-    }
-}
-
-impl Http<'_> {
-    /// `denied_response = 2` or `ok_response = 3` of the `http_response` oneof.
-    fn field(&self) -> u32 {
-        match self {
-            Http::Denied { .. } => 2,
-            Http::Ok { .. } => 3,
-        }
-    }
-}
-
-/// `CheckResponse { status = 1, denied_response = 2 | ok_response = 3, dynamic_metadata = 4 }`.
-impl Wire for Response<'_> {
-    fn len(&self) -> usize {
-        message_len(1, &self.status)
-            + message_len(self.http.field(), &self.http)
-            + message_len(4, &self.metadata)
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        put_message(out, 1, &self.status);
-        put_message(out, self.http.field(), &self.http);
-        put_message(out, 4, &self.metadata);
-    }
+/// `envoy.config.core.v3.HeaderValueOption { header = 1, append_action = 3 }` around
+/// `HeaderValue { key = 1, value = 2 }`: identity headers replace whatever the client sent
+/// (lattice-auth §6.3), and the deprecated `append` (2) stays unset, so older Envoys default to
+/// overwrite too.
+fn put_header(out: &mut Vec<u8>, field: u32, name: &str, value: &str) {
+    put_message(out, field, |out| {
+        put_message(out, 1, |out| {
+            put_string(out, 1, name);
+            put_string(out, 2, value);
+        });
+        put_int32(out, 3, HeaderAppendAction::OverwriteIfExistsOrAdd as i32);
+    });
 }
 
 #[cfg(test)]
@@ -450,7 +340,8 @@ mod tests {
         let expected = reference(response);
         assert_eq!(answer.to_message(), Ok(expected.clone()));
         assert_eq!(answer.as_bytes().len(), expected.encoded_len());
-        assert_eq!(answer.as_bytes().len(), response.len());
+        // The buffer was large enough from the start.
+        assert!(answer.as_bytes().len() <= response.capacity());
     }
 
     const ID: &str = "01234567-89ab-cdef-0123-456789abcdef";
@@ -529,14 +420,16 @@ mod tests {
             for value in [(1u64 << bits) - 1, 1u64 << bits, (1u64 << bits) + 1] {
                 let mut out = Vec::new();
                 put_varint(&mut out, value);
-                assert_eq!(out.len(), varint_len(value), "{value}");
+                // Shortest form: one byte per started group of seven bits.
+                let bits = 64 - (value | 1).leading_zeros() as usize;
+                assert_eq!(out.len(), bits.div_ceil(7), "{value}");
                 assert_eq!(
                     prost::encoding::decode_varint(&mut out.as_slice()),
                     Ok(value)
                 );
             }
         }
-        assert_eq!(varint_len(u64::MAX), 10);
+        assert_eq!(varint(u64::MAX).1, 10);
     }
 
     fn text() -> impl Strategy<Value = String> {
