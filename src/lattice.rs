@@ -15,6 +15,12 @@ mod net;
 pub mod spec;
 mod world;
 
+/// The hash map of the world's indexes. Lookups run on every Check with keys from the request
+/// (authority, access key id, addresses); foldhash, seeded per map, hashes them several times
+/// faster than the standard SipHash. The keys a table holds come from the trusted world file,
+/// so a request cannot make its probes long.
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 pub use context::KNOWN_KEYS;
 pub use decide::{
     Authenticated, Caller, Decision, Effect, IDENTITY_HEADERS, INVOKE, Layer, LayerOutcome,

@@ -1,8 +1,9 @@
 //! CIDR blocks and address lookup for VPCs, security-group rules and endpoints.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+
+use super::Map;
 
 /// An IPv4 or IPv6 CIDR block, normalised (host bits cleared).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,14 +99,14 @@ fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
 pub(crate) struct PrefixMap<T> {
     // INVARIANT: `lengths` holds each prefix length present in `entries`, longest first.
     lengths: Vec<u8>,
-    entries: HashMap<(IpAddr, u8), T>,
+    entries: Map<(IpAddr, u8), T>,
 }
 
 impl<T> Default for PrefixMap<T> {
     fn default() -> Self {
         Self {
             lengths: Vec::new(),
-            entries: HashMap::new(),
+            entries: Map::default(),
         }
     }
 }

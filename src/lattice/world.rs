@@ -1,7 +1,7 @@
 //! The compiled Lattice world: every reference resolved, every policy compiled, every index
 //! built. Immutable once built; `store` swaps whole worlds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use crate::policy::{self, Diagnostic, ParseOptions, Policy, PolicyKind};
 use crate::sigv4::{self, Secret};
 
+use super::Map;
 use super::net::{Cidr, PrefixMap};
 use super::spec::{self, DocumentSpec, SecretSourceSpec, SecretSpec, WorldSpec};
 
@@ -37,7 +38,7 @@ impl Default for WorldOptions {
 }
 
 /// (network, service) → pre-rendered `x-amzn-lattice-target` value.
-type AssociationMap = HashMap<(usize, usize), Arc<str>>;
+type AssociationMap = Map<(usize, usize), Arc<str>>;
 
 /// VPC endpoint policies may be larger than auth policies (20,480 characters, iam-policy §1.10).
 const MAX_ENDPOINT_POLICY_BYTES: usize = 20_480;
@@ -356,10 +357,10 @@ pub struct World {
     pub organizations: Vec<Organization>,
     /// Accounts.
     pub accounts: Vec<Account>,
-    account_index: HashMap<Arc<str>, usize>,
+    account_index: Map<Arc<str>, usize>,
     /// Principals.
     pub principals: Vec<Principal>,
-    credentials: HashMap<Box<str>, CredentialEntry>,
+    credentials: Map<Box<str>, CredentialEntry>,
     /// VPCs.
     pub vpcs: Vec<Vpc>,
     vpc_by_address: PrefixMap<usize>,
@@ -367,13 +368,13 @@ pub struct World {
     pub security_groups: Vec<SecurityGroup>,
     /// VPC endpoints.
     pub endpoints: Vec<VpcEndpoint>,
-    endpoint_by_address: HashMap<IpAddr, usize>,
-    endpoint_by_id: HashMap<Arc<str>, usize>,
+    endpoint_by_address: Map<IpAddr, usize>,
+    endpoint_by_id: Map<Arc<str>, usize>,
     /// Service networks.
     pub networks: Vec<ServiceNetwork>,
     /// Services.
     pub services: Vec<Service>,
-    service_by_host: HashMap<Box<str>, usize>,
+    service_by_host: Map<Box<str>, usize>,
     associations: AssociationMap,
     /// Warnings found while building.
     pub warnings: Vec<Problem>,
@@ -532,7 +533,7 @@ fn iam_arn<'t>(arn: &'t str, kind: &str) -> Option<(&'t str, &'t str, &'t str)> 
 }
 
 /// VPC id → index.
-fn vpc_index(vpcs: &[Vpc]) -> HashMap<Arc<str>, usize> {
+fn vpc_index(vpcs: &[Vpc]) -> Map<Arc<str>, usize> {
     vpcs.iter()
         .enumerate()
         .map(|(i, v)| (v.id.clone(), i))
@@ -540,8 +541,8 @@ fn vpc_index(vpcs: &[Vpc]) -> HashMap<Arc<str>, usize> {
 }
 
 /// Every name (id, ARN, name) of each item → its index; the first item wins a shared name.
-fn name_index<'n>(items: impl Iterator<Item = [&'n str; 3]>) -> HashMap<&'n str, usize> {
-    let mut out = HashMap::new();
+fn name_index<'n>(items: impl Iterator<Item = [&'n str; 3]>) -> Map<&'n str, usize> {
+    let mut out = Map::default();
     for (i, names) in items.enumerate() {
         for name in names {
             out.entry(name).or_insert(i);
@@ -762,7 +763,7 @@ impl Builder<'_> {
             &mut accounts,
             &mut account_index,
         );
-        let mut service_by_host = HashMap::new();
+        let mut service_by_host = Map::default();
         for (i, s) in services.iter().enumerate() {
             for host in std::iter::once(&s.dns_name).chain(s.custom_domain_name.iter()) {
                 if let Some(other) =
@@ -884,9 +885,9 @@ impl Builder<'_> {
         &mut self,
         spec: &WorldSpec,
         orgs: &[Organization],
-    ) -> (Vec<Account>, HashMap<Arc<str>, usize>) {
+    ) -> (Vec<Account>, Map<Arc<str>, usize>) {
         let mut accounts = Vec::new();
-        let mut index = HashMap::new();
+        let mut index = Map::default();
         for (i, a) in spec.accounts.iter().enumerate() {
             let p = format!("/accounts/{i}");
             if !valid_account(&a.id) {
@@ -965,8 +966,8 @@ impl Builder<'_> {
         (accounts, index)
     }
 
-    fn managed_policies(&mut self, spec: &WorldSpec) -> HashMap<String, NamedPolicy> {
-        let mut out = HashMap::new();
+    fn managed_policies(&mut self, spec: &WorldSpec) -> Map<String, NamedPolicy> {
+        let mut out = Map::default();
         for (name, text) in AWS_MANAGED {
             if let Some(p) = self.policy(name, text, PolicyKind::Identity, usize::MAX, "/") {
                 out.insert((*name).to_owned(), p);
@@ -993,7 +994,7 @@ impl Builder<'_> {
 
     fn identity_policies(
         &mut self,
-        managed: &HashMap<String, NamedPolicy>,
+        managed: &Map<String, NamedPolicy>,
         names: &[String],
         inline: &[spec::InlinePolicySpec],
         pointer: &str,
@@ -1026,7 +1027,7 @@ impl Builder<'_> {
         &mut self,
         id: &str,
         accounts: &mut Vec<Account>,
-        index: &mut HashMap<Arc<str>, usize>,
+        index: &mut Map<Arc<str>, usize>,
     ) -> usize {
         if let Some(i) = index.get(id) {
             return *i;
@@ -1049,15 +1050,15 @@ impl Builder<'_> {
     fn principals(
         &mut self,
         spec: &WorldSpec,
-        managed: &HashMap<String, NamedPolicy>,
+        managed: &Map<String, NamedPolicy>,
         orgs: &[Organization],
         accounts: &mut Vec<Account>,
-        account_index: &mut HashMap<Arc<str>, usize>,
+        account_index: &mut Map<Arc<str>, usize>,
         partition: &str,
-    ) -> (Vec<Principal>, HashMap<Box<str>, CredentialEntry>) {
+    ) -> (Vec<Principal>, Map<Box<str>, CredentialEntry>) {
         let mut principals = Vec::new();
-        let mut credentials: HashMap<Box<str>, CredentialEntry> = HashMap::new();
-        let mut key_owner: HashMap<String, String> = HashMap::new();
+        let mut credentials: Map<Box<str>, CredentialEntry> = Map::default();
+        let mut key_owner: Map<String, String> = Map::default();
         let mut seen_arns = HashSet::new();
         let mut add_key =
             |b: &mut Self, akid: &str, pointer: &str, owner: &str, entry: CredentialEntry| {
@@ -1280,11 +1281,11 @@ impl Builder<'_> {
         partition: &str,
         region: &str,
         accounts: &mut Vec<Account>,
-        account_index: &mut HashMap<Arc<str>, usize>,
+        account_index: &mut Map<Arc<str>, usize>,
     ) -> (Vec<Vpc>, PrefixMap<usize>) {
         let mut vpcs: Vec<Vpc> = Vec::new();
         let mut by_address = PrefixMap::default();
-        let mut blocks: HashMap<Cidr, String> = HashMap::new();
+        let mut blocks: Map<Cidr, String> = Map::default();
         let mut seen = HashSet::new();
         for (i, v) in spec.vpcs.iter().enumerate() {
             let p = format!("/vpcs/{i}");
@@ -1349,10 +1350,10 @@ impl Builder<'_> {
         &mut self,
         spec: &WorldSpec,
         vpcs: &[Vpc],
-    ) -> (Vec<SecurityGroup>, HashMap<String, (usize, usize)>) {
+    ) -> (Vec<SecurityGroup>, Map<String, (usize, usize)>) {
         let mut groups = Vec::new();
         let vpc_index = vpc_index(vpcs);
-        let mut index = HashMap::new();
+        let mut index = Map::default();
         for (i, g) in spec.security_groups.iter().enumerate() {
             let p = format!("/securityGroups/{i}");
             if !g.group_id.starts_with("sg-") {
@@ -1442,7 +1443,7 @@ impl Builder<'_> {
         region: &str,
         default_owner: &Arc<str>,
         accounts: &mut Vec<Account>,
-        account_index: &mut HashMap<Arc<str>, usize>,
+        account_index: &mut Map<Arc<str>, usize>,
     ) -> Vec<Service> {
         let mut out: Vec<Service> = Vec::new();
         let mut seen = HashSet::new();
@@ -1547,14 +1548,14 @@ impl Builder<'_> {
         default_owner: &Arc<str>,
         services: &[Service],
         vpcs: &mut [Vpc],
-        sg_index: &HashMap<String, (usize, usize)>,
+        sg_index: &Map<String, (usize, usize)>,
         groups: &[SecurityGroup],
     ) -> (Vec<ServiceNetwork>, AssociationMap) {
         let mut out: Vec<ServiceNetwork> = Vec::new();
         let mut seen = HashSet::new();
         let vpc_index = vpc_index(vpcs);
         let service_index = name_index(services.iter().map(|s| [&*s.id, &*s.arn, &*s.name]));
-        let mut associations = HashMap::new();
+        let mut associations = Map::default();
         for (i, n) in spec.service_networks.iter().enumerate() {
             let p = format!("/serviceNetworks/{i}");
             if !valid_resource_id(&n.id, "sn-") {
@@ -1669,16 +1670,12 @@ impl Builder<'_> {
         spec: &WorldSpec,
         vpcs: &[Vpc],
         networks: &[ServiceNetwork],
-    ) -> (
-        Vec<VpcEndpoint>,
-        HashMap<IpAddr, usize>,
-        HashMap<Arc<str>, usize>,
-    ) {
+    ) -> (Vec<VpcEndpoint>, Map<IpAddr, usize>, Map<Arc<str>, usize>) {
         let vpc_index = vpc_index(vpcs);
         let network_index = name_index(networks.iter().map(|n| [&*n.id, &*n.arn, &*n.name]));
         let mut out = Vec::new();
-        let mut by_address = HashMap::new();
-        let mut by_id = HashMap::new();
+        let mut by_address = Map::default();
+        let mut by_id = Map::default();
         for (i, e) in spec.vpc_endpoints.iter().enumerate() {
             let p = format!("/vpcEndpoints/{i}");
             if !e.vpc_endpoint_id.starts_with("vpce-") {
