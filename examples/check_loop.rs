@@ -1,0 +1,54 @@
+//! Runs one case of the whole-Check benches (`benches/check.rs`) a given number of times and
+//! nothing else, on the sidecar's allocator: what `scripts/count-instructions` counts under
+//! callgrind. Instruction counts do not drift with the machine's load as times do, so two
+//! builds can be compared on a shared machine.
+//!
+//! `cargo run --release --example check_loop -- <rounds> [<case index>]`
+
+#![allow(
+    missing_docs,
+    clippy::print_stderr,
+    reason = "benchmark tool, not part of the product"
+)]
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[path = "../benches/support/check.rs"]
+mod support;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize, default: Option<usize>| match args.get(i) {
+        Some(text) => text.parse::<usize>().ok(),
+        None => default,
+    };
+    let cases = support::cases();
+    let (Some(rounds), Some(case)) = (number(0, None), number(1, Some(0))) else {
+        eprintln!("usage: check_loop <rounds> [<case index>]");
+        return ExitCode::FAILURE;
+    };
+    let Some((name, request, status)) = cases.get(case) else {
+        eprintln!("no case {case}: there are {}", cases.len());
+        return ExitCode::FAILURE;
+    };
+    let service = support::service();
+    match service.check_request(request) {
+        Ok(response) if support::status(&response) == *status => {}
+        other => {
+            eprintln!("{name}: expected {status}, got {other:?}");
+            return ExitCode::FAILURE;
+        }
+    }
+    for _ in 0..rounds {
+        if black_box(service.answer(black_box(request))).is_err() {
+            eprintln!("{name}: a Check failed");
+            return ExitCode::FAILURE;
+        }
+    }
+    eprintln!("{name}: {rounds} Checks");
+    ExitCode::SUCCESS
+}
