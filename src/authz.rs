@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
-
 use smallvec::SmallVec;
 
 use crate::lattice::{Decision, Effect, IDENTITY_HEADERS};

@@ -1114,19 +1114,17 @@ impl Builder<'_> {
                 .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
                 .collect();
             let index = principals.len();
-            let org = accounts
-                .get(account_i)
-                .and_then(|a| Some((orgs.get(a.organization?)?, a.org_path.clone()?)));
+            let owner = accounts.get(account_i);
+            let org = owner.and_then(|a| Some((orgs.get(a.organization?)?, a.org_path.clone()?)));
+            // The account's own id, shared: one allocation per account, not per principal.
+            let account_id = owner.map_or_else(|| account.into(), |a| a.id.clone());
             let arn: Arc<str> = u.arn.as_str().into();
             principals.push(Principal {
                 identity_header: identity_header(&arn, org.as_ref(), None),
                 identity_tags_header: identity_tags_header(&arn, org.as_ref(), &tags),
                 kind: PrincipalKind::User { name: name.into() },
                 arn,
-                // The account's own id, shared: one allocation per account, not per principal.
-                account: accounts
-                    .get(account_i)
-                    .map_or_else(|| account.into(), |a| a.id.clone()),
+                account: account_id,
                 user_id: u.user_id.as_deref().map(Arc::from),
                 tags,
                 policies,
@@ -1194,9 +1192,9 @@ impl Builder<'_> {
             let account_i = self.ensure_account(account, accounts, account_index);
             let policies = self.identity_policies(managed, &r.managed_policies, &r.policies, &p);
             let role_arn: Arc<str> = r.arn.as_str().into();
-            let org = accounts
-                .get(account_i)
-                .and_then(|a| Some((orgs.get(a.organization?)?, a.org_path.clone()?)));
+            let owner = accounts.get(account_i);
+            let org = owner.and_then(|a| Some((orgs.get(a.organization?)?, a.org_path.clone()?)));
+            let account_id: Arc<str> = owner.map_or_else(|| account.into(), |a| a.id.clone());
             for (j, s) in r.sessions.iter().enumerate() {
                 let sp = format!("{p}/sessions/{j}");
                 let valid_name = (2..=64).contains(&s.session_name.len())
@@ -1242,9 +1240,7 @@ impl Builder<'_> {
                         session_name: s.session_name.as_str().into(),
                     },
                     arn,
-                    account: accounts
-                        .get(account_i)
-                        .map_or_else(|| account.into(), |a| a.id.clone()),
+                    account: account_id.clone(),
                     user_id: r
                         .role_id
                         .as_deref()
