@@ -4,9 +4,9 @@
 //! headers to remove) and deny (status, two headers, Lattice's text), each with five
 //! dynamic-metadata strings. Built as prost messages they took nineteen allocations and a hashed
 //! map per Check, and were then encoded field by field; here each shape is a handful of borrowed
-//! views written in one pass into one buffer. An embedded message's length is known only after
-//! its body is written, so one byte is reserved for it and filled in afterwards; the rare body of
-//! 128 bytes or more moves right to make room for a longer length. [`Answer::to_message`] decodes
+//! views written into one buffer of exactly the answer's length. Lengths come first (an embedded
+//! message's length prefix is the sum of its fields' sizes, counted from the string lengths), so
+//! the bytes are then written front to back, once, with nothing patched or moved. [`Answer::to_message`] decodes
 //! the bytes back with prost: that is how tests read answers, and how every test checks this
 //! encoder against prost's decoder.
 //!
@@ -21,8 +21,8 @@ use envoy_types::ext_authz::v3::pb::{CheckResponse, HeaderAppendAction};
 use prost::Message as _;
 
 /// Wire types (protobuf encoding, "Message Structure").
-const VARINT: u32 = 0;
-const LEN: u32 = 2;
+const VARINT: u8 = 0;
+const LEN: u8 = 2;
 
 /// A `CheckResponse`, encoded: what the gRPC codec sends for one Check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,184 +85,213 @@ pub(super) struct Response<'a> {
     pub(super) metadata: Metadata<'a>,
 }
 
-/// Most bytes of framing (keys, lengths, the enum) one string brings with it, with room to
-/// spare: buffers sized with it never grow.
-const FRAMING_PER_STRING: usize = 16;
-
 impl Response<'_> {
     /// `CheckResponse { status = 1, denied_response = 2 | ok_response = 3, dynamic_metadata = 4 }`.
     pub(super) fn encode(&self) -> Answer {
-        let mut out = Vec::with_capacity(self.capacity());
-        put_message(&mut out, 1, |out| {
-            put_int32(out, 1, self.status.code as i32);
-            put_string(out, 2, self.status.message);
-        });
+        let (status, http, metadata) = (self.status_len(), self.http_len(), self.metadata_len());
+        let mut out = Vec::with_capacity(framed(status) + framed(http) + framed(metadata));
+        put_len(&mut out, 1, status);
+        put_int32(&mut out, 1, self.status.code as i32);
+        put_string(&mut out, 2, self.status.message);
         match &self.http {
             Http::Denied {
                 status,
                 headers,
                 body,
-            } => put_message(&mut out, 2, |out| {
-                // `envoy.type.v3.HttpStatus { code = 1 }`.
-                put_message(out, 1, |out| put_int32(out, 1, i32::from(*status)));
+            } => {
+                put_len(&mut out, 2, http);
+                // `envoy.type.v3.HttpStatus { code = 1 }`, present even when the code is zero.
+                put_len(&mut out, 1, int32_len(i32::from(*status)));
+                put_int32(&mut out, 1, i32::from(*status));
                 for (name, value) in headers {
-                    put_header(out, 2, name, value);
+                    put_header(&mut out, 2, name, value);
                 }
-                put_string(out, 3, body);
-            }),
-            Http::Ok { set, remove } => put_message(&mut out, 3, |out| {
+                put_string(&mut out, 3, body);
+            }
+            Http::Ok { set, remove } => {
+                put_len(&mut out, 3, http);
                 for (name, value) in *set {
-                    put_header(out, 2, name, value);
+                    put_header(&mut out, 2, name, value);
                 }
                 for name in *remove {
                     // Elements of a repeated string are present even when empty.
-                    put_bytes(out, 5, name.as_bytes());
+                    put_bytes(&mut out, 5, name.as_bytes());
                 }
-            }),
-        }
-        put_message(&mut out, 4, |out| {
-            let m = &self.metadata;
-            for (key, value) in [
-                ("decision_id", m.decision_id),
-                ("decision", m.decision),
-                ("reason", m.reason),
-                ("layer", m.layer),
-                ("principal", m.principal),
-            ] {
-                // A `map<string, Value>` entry `{ key = 1, value = 2 }`; the value is a
-                // `google.protobuf.Value` whose `string_value = 3` is a oneof member, present
-                // even when empty.
-                put_message(out, 1, |out| {
-                    put_string(out, 1, key);
-                    put_message(out, 2, |out| put_bytes(out, 3, value.as_bytes()));
-                });
             }
-        });
+        }
+        put_len(&mut out, 4, metadata);
+        for (key, value) in self.metadata.entries() {
+            // A `map<string, Value>` entry `{ key = 1, value = 2 }`; the value is a
+            // `google.protobuf.Value` whose `string_value = 3` is a oneof member, present even
+            // when empty.
+            put_len(&mut out, 1, entry_len(key, value));
+            put_string(&mut out, 1, key);
+            put_len(&mut out, 2, framed(value.len()));
+            put_bytes(&mut out, 3, value.as_bytes());
+        }
         Answer(out)
     }
 
-    /// Enough bytes for the whole answer.
-    fn capacity(&self) -> usize {
-        let m = &self.metadata;
-        let strings = [
-            self.status.message,
-            m.decision_id,
-            m.decision,
-            m.reason,
-            m.layer,
-            m.principal,
-        ];
-        let mut bytes: usize = strings.iter().map(|s| s.len()).sum();
-        let mut count = strings.len() + 10;
+    /// The answer's exact length: the buffer is allocated once and never grows.
+    #[cfg(test)]
+    fn encoded_len(&self) -> usize {
+        framed(self.status_len()) + framed(self.http_len()) + framed(self.metadata_len())
+    }
+
+    /// The body of `google.rpc.Status { code = 1, message = 2 }`.
+    fn status_len(&self) -> usize {
+        int32_len(self.status.code as i32) + string_len(self.status.message)
+    }
+
+    /// The body of `DeniedHttpResponse { status = 1, headers = 2, body = 3 }` or
+    /// `OkHttpResponse { headers = 2, headers_to_remove = 5 }`.
+    fn http_len(&self) -> usize {
         match &self.http {
-            Http::Ok { set, remove } => {
-                bytes += set.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-                bytes += remove.iter().map(|k| k.len()).sum::<usize>();
-                count += 2 * set.len() + remove.len();
-            }
-            Http::Denied { headers, body, .. } => {
-                bytes += headers
+            Http::Denied {
+                status,
+                headers,
+                body,
+            } => {
+                let headers: usize = headers
                     .iter()
-                    .map(|(k, v)| k.len() + v.len())
-                    .sum::<usize>();
-                bytes += body.len();
-                count += 6;
+                    .map(|(k, v)| framed(header_len(header_value_len(k, v))))
+                    .sum();
+                framed(int32_len(i32::from(*status))) + headers + string_len(body)
+            }
+            Http::Ok { set, remove } => {
+                let set: usize = set
+                    .iter()
+                    .map(|(k, v)| framed(header_len(header_value_len(k, v))))
+                    .sum();
+                set + remove.iter().map(|k| framed(k.len())).sum::<usize>()
             }
         }
-        bytes + count * FRAMING_PER_STRING
+    }
+
+    /// The body of `google.protobuf.Struct { fields = 1 }`.
+    fn metadata_len(&self) -> usize {
+        self.metadata
+            .entries()
+            .iter()
+            .map(|(key, value)| framed(entry_len(key, value)))
+            .sum()
     }
 }
 
-// === encoding ===
+impl<'a> Metadata<'a> {
+    /// The five fields in the order they are written.
+    fn entries(&self) -> [(&'static str, &'a str); 5] {
+        [
+            ("decision_id", self.decision_id),
+            ("decision", self.decision),
+            ("reason", self.reason),
+            ("layer", self.layer),
+            ("principal", self.principal),
+        ]
+    }
+}
 
-/// The shortest varint of `value`: its bytes and how many of them are used.
-fn varint(mut value: u64) -> ([u8; 10], usize) {
-    let mut bytes = [0; 10];
-    let mut used = 0;
-    for byte in &mut bytes {
-        used += 1;
-        if value < 0x80 {
-            // The mask only spells out that the value fits by now.
-            *byte = (value & 0x7f) as u8;
-            break;
-        }
-        *byte = (value & 0x7f) as u8 | 0x80;
+// === lengths ===
+//
+// Every field number of the answer is below 16, so every key is one byte.
+
+/// The bytes of the shortest varint holding `value`: one per started group of seven bits.
+fn varint_len(value: u64) -> usize {
+    (70 - (value | 1).leading_zeros() as usize) / 7
+}
+
+/// A length-delimited field with a body of `len` bytes: key, length, body.
+fn framed(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+/// A string field, left out when empty.
+fn string_len(value: &str) -> usize {
+    if value.is_empty() {
+        0
+    } else {
+        framed(value.len())
+    }
+}
+
+/// An `int32` field, left out when zero; a negative value takes ten bytes, as in protobuf.
+fn int32_len(value: i32) -> usize {
+    if value == 0 {
+        0
+    } else {
+        1 + varint_len(i64::from(value) as u64)
+    }
+}
+
+/// The body of `HeaderValueOption { header = 1: HeaderValue { key = 1, value = 2 },
+/// append_action = 3 }`, given the `HeaderValue`'s.
+fn header_len(header_value: usize) -> usize {
+    framed(header_value) + int32_len(OVERWRITE)
+}
+
+/// The body of `HeaderValue { key = 1, value = 2 }`.
+fn header_value_len(name: &str, value: &str) -> usize {
+    string_len(name) + string_len(value)
+}
+
+/// The body of a `map<string, Value>` entry.
+fn entry_len(key: &str, value: &str) -> usize {
+    string_len(key) + framed(framed(value.len()))
+}
+
+// === writing ===
+
+/// How identity headers are set: replacing whatever the client sent.
+const OVERWRITE: i32 = HeaderAppendAction::OverwriteIfExistsOrAdd as i32;
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value & 0x7f) as u8 | 0x80);
         value >>= 7;
     }
-    (bytes, used)
+    // The mask only spells out that the value fits by now.
+    out.push((value & 0x7f) as u8);
 }
 
-fn put_varint(out: &mut Vec<u8>, value: u64) {
-    if value < 0x80 {
-        out.push((value & 0x7f) as u8);
-    } else {
-        let (bytes, used) = varint(value);
-        out.extend(bytes.into_iter().take(used));
-    }
+/// The key of field `field` (below 16) with wire type `wire_type`.
+fn put_key(out: &mut Vec<u8>, field: u8, wire_type: u8) {
+    out.push(field << 3 | wire_type);
 }
 
-fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u32) {
-    put_varint(out, u64::from(field << 3 | wire_type));
-}
-
-/// A length-delimited field, written even when empty.
-fn put_bytes(out: &mut Vec<u8>, field: u32, value: &[u8]) {
+/// The key and length of a length-delimited field whose body follows.
+fn put_len(out: &mut Vec<u8>, field: u8, len: usize) {
     put_key(out, field, LEN);
-    put_varint(out, value.len() as u64);
+    put_varint(out, len as u64);
+}
+
+fn put_bytes(out: &mut Vec<u8>, field: u8, value: &[u8]) {
+    put_len(out, field, value.len());
     out.extend_from_slice(value);
 }
 
-/// A `string` field; empty strings are left out.
-fn put_string(out: &mut Vec<u8>, field: u32, value: &str) {
+/// A string field, left out when empty.
+fn put_string(out: &mut Vec<u8>, field: u8, value: &str) {
     if !value.is_empty() {
         put_bytes(out, field, value.as_bytes());
     }
 }
 
-/// An `int32` or enum field; zero is left out. Negative values take ten bytes, as protobuf
-/// sign-extends them.
-fn put_int32(out: &mut Vec<u8>, field: u32, value: i32) {
+/// An `int32` field, left out when zero; negative values are sign-extended to ten bytes.
+fn put_int32(out: &mut Vec<u8>, field: u8, value: i32) {
     if value != 0 {
         put_key(out, field, VARINT);
         put_varint(out, i64::from(value) as u64);
     }
 }
 
-/// An embedded message field (always written, even when empty: presence is meaningful), its
-/// body written by `body`.
-fn put_message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
-    put_key(out, field, LEN);
-    let at = out.len();
-    out.push(0);
-    body(out);
-    let (bytes, used) = varint((out.len() - at - 1) as u64);
-    if used == 1 {
-        if let (Some(slot), Some(byte)) = (out.get_mut(at), bytes.first()) {
-            *slot = *byte;
-        }
-    } else {
-        // Move the body right by the extra length bytes, then write the length before it.
-        let end = out.len();
-        out.resize(end + used - 1, 0);
-        out.copy_within(at + 1..end, at + used);
-        if let (Some(slot), Some(bytes)) = (out.get_mut(at..at + used), bytes.get(..used)) {
-            slot.copy_from_slice(bytes);
-        }
-    }
-}
-
-/// `envoy.config.core.v3.HeaderValueOption { header = 1, append_action = 3 }` around
-/// `HeaderValue { key = 1, value = 2 }`: identity headers replace whatever the client sent
-/// (lattice-auth §6.3), and the deprecated `append` (2) stays unset, so older Envoys default to
-/// overwrite too.
-fn put_header(out: &mut Vec<u8>, field: u32, name: &str, value: &str) {
-    put_message(out, field, |out| {
-        put_message(out, 1, |out| {
-            put_string(out, 1, name);
-            put_string(out, 2, value);
-        });
-        put_int32(out, 3, HeaderAppendAction::OverwriteIfExistsOrAdd as i32);
-    });
+/// A `HeaderValueOption` that overwrites.
+fn put_header(out: &mut Vec<u8>, field: u8, name: &str, value: &str) {
+    let header_value = header_value_len(name, value);
+    put_len(out, field, header_len(header_value));
+    put_len(out, 1, header_value);
+    put_string(out, 1, name);
+    put_string(out, 2, value);
+    put_int32(out, 3, OVERWRITE);
 }
 
 #[cfg(test)]
@@ -341,7 +370,9 @@ mod tests {
         assert_eq!(answer.to_message(), Ok(expected.clone()));
         assert_eq!(answer.as_bytes().len(), expected.encoded_len());
         // The buffer was large enough from the start.
-        assert!(answer.as_bytes().len() <= response.capacity());
+        // The buffer was allocated at exactly the answer's length.
+        assert_eq!(answer.as_bytes().len(), response.encoded_len());
+        assert_eq!(answer.0.capacity(), response.encoded_len());
     }
 
     const ID: &str = "01234567-89ab-cdef-0123-456789abcdef";
@@ -423,13 +454,15 @@ mod tests {
                 // Shortest form: one byte per started group of seven bits.
                 let bits = 64 - (value | 1).leading_zeros() as usize;
                 assert_eq!(out.len(), bits.div_ceil(7), "{value}");
+                assert_eq!(varint_len(value), out.len(), "{value}");
                 assert_eq!(
                     prost::encoding::decode_varint(&mut out.as_slice()),
                     Ok(value)
                 );
             }
         }
-        assert_eq!(varint(u64::MAX).1, 10);
+        assert_eq!(varint_len(0), 1);
+        assert_eq!(varint_len(u64::MAX), 10);
     }
 
     fn text() -> impl Strategy<Value = String> {
