@@ -189,8 +189,14 @@ impl Policy {
         let mut buf = [0u8; ACTION_BUF];
         let lower = lowercase(&mut buf, request.action);
         let hits: &[u32] = lower
-            .and_then(|l| self.action_index.get(l))
-            .map_or(&[], |v| v);
+            .and_then(|l| {
+                let at = self
+                    .action_index
+                    .binary_search_by(|(action, _)| (**action).cmp(l))
+                    .ok()?;
+                self.action_index.get(at)
+            })
+            .map_or(&[], |(_, v)| v);
         let mut hits = hits.iter().copied().peekable();
         let mut allow: Option<usize> = None;
         let mut best: Option<PrincipalMatch> = None;

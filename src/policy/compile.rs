@@ -64,8 +64,10 @@ pub(crate) struct Statement {
     pub(crate) conditions: Box<[Condition]>,
 }
 
-/// Lower-cased literal action → the statements that list it, ascending.
-pub(crate) type ActionIndex = HashMap<Box<str>, Box<[u32]>>;
+/// Lower-cased literal action → the statements that list it, ascending; sorted by action for a
+/// binary search. Most policies name one or two actions: a sorted list finds them with a
+/// comparison or two, hashes nothing, and holds no hasher state or spare table slots.
+pub(crate) type ActionIndex = Box<[(Box<str>, Box<[u32]>)]>;
 
 const PARTITIONS: [&str; 8] = [
     "aws",
@@ -169,11 +171,12 @@ pub(crate) fn compile(
         });
     }
     let _ = options;
-    let index = index
+    let mut index: Vec<(Box<str>, Box<[u32]>)> = index
         .into_iter()
         .map(|(k, v)| (k, v.into_boxed_slice()))
         .collect();
-    (out, index)
+    index.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    (out, index.into_boxed_slice())
 }
 
 fn doc_uses_variables(st: &ast::Statement) -> bool {
