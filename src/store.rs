@@ -229,6 +229,11 @@ pub struct Store {
     policies: moka::sync::Cache<[u8; 32], CompiledPolicy>,
     verifier: Mutex<Option<(Arc<str>, Arc<Verifier>)>>,
     last_fingerprint: Mutex<Option<[u8; 32]>>,
+    /// What the file system said about the world's files before the last read, when it can be
+    /// trusted to show a change (see [`Stamp`]), and the referenced files that read found.
+    last_stamp: Mutex<(Option<Stamp>, Vec<PathBuf>)>,
+    /// How many polls read the world's files.
+    source_reads: AtomicU64,
     last_cache: Mutex<CacheStats>,
 }
 
@@ -242,6 +247,8 @@ impl Store {
             generation: AtomicU64::new(0),
             verifier: Mutex::new(None),
             last_fingerprint: Mutex::new(None),
+            last_stamp: Mutex::new((None, Vec::new())),
+            source_reads: AtomicU64::new(0),
             last_cache: Mutex::new(CacheStats::default()),
         }
     }
@@ -261,9 +268,44 @@ impl Store {
         self.last_cache.lock().map(|s| *s).unwrap_or_default()
     }
 
+    /// How many polls have read the world's files (the others found them unchanged from their
+    /// metadata alone).
+    pub fn source_reads(&self) -> u64 {
+        self.source_reads.load(Ordering::Relaxed)
+    }
+
     /// Loads (or reloads) the world if its files changed. The first call always loads.
+    ///
+    /// Files are read only when their metadata changed (size, modification and status-change
+    /// times, inode) or is too recent to tell: a 25 MiB world is then not read and hashed every
+    /// second while it sits unchanged. File times are compared with `now`, so a `now` that is
+    /// not the wall clock (a fixed test time in the past) only means every poll reads.
     pub fn poll(&self, now: SystemTime) -> Reload {
+        let stamp = self.settings.world.as_deref().and_then(|world| {
+            let referenced = match self.last_stamp.lock() {
+                Ok(last) => last.1.clone(),
+                Err(_) => return None,
+            };
+            Stamp::take(world, referenced, now)
+        });
+        let unchanged = stamp.is_some()
+            && self
+                .last_stamp
+                .lock()
+                .is_ok_and(|last| last.0.is_some() && last.0 == stamp);
+        if unchanged {
+            return Reload::Unchanged;
+        }
+        self.source_reads.fetch_add(1, Ordering::Relaxed);
         let sources = read_sources(self.settings.world.as_deref());
+        if let Ok(mut last) = self.last_stamp.lock() {
+            // Taken before the read: a change made during it shows at the next poll.
+            let referenced = sources.as_ref().map_or_else(
+                |_| Vec::new(),
+                |s| s.extra.iter().map(|(p, _)| p.clone()).collect(),
+            );
+            *last = (stamp.filter(|s| s.settled), referenced);
+        }
         let fingerprint = match &sources {
             Ok(sources) => sources.fingerprint(),
             Err(e) => unreadable_fingerprint(e),
@@ -439,6 +481,134 @@ fn unreadable_fingerprint(error: &LoadError) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The world's files (the file itself, or the `.yaml`, `.yml` and `.json` files of the
+/// directory, sorted) and the directory referenced files are relative to.
+fn world_files(path: &Path) -> Result<(Vec<PathBuf>, PathBuf), LoadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::one(Some(path), format!("cannot read the world: {e}")))?;
+    if !meta.is_dir() {
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        return Ok((vec![path.to_path_buf()], base));
+    }
+    let mut names = Vec::new();
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| LoadError::one(Some(path), format!("cannot list: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LoadError::one(Some(path), format!("cannot list: {e}")))?;
+        let p = entry.path();
+        let is_world = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+        // Kubernetes ConfigMap volumes keep data behind `..data` symlinks: skip dot-files.
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if is_world && !hidden && p.is_file() {
+            names.push(p);
+        }
+        if names.len() > MAX_WORLD_FILES {
+            return Err(LoadError::one(
+                Some(path),
+                format!("more than {MAX_WORLD_FILES} world files"),
+            ));
+        }
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err(LoadError::one(
+            Some(path),
+            "the directory has no .yaml, .yml or .json files".to_owned(),
+        ));
+    }
+    Ok((names, path.to_path_buf()))
+}
+
+/// What the file system says about a world's files (the directory too, for a directory world,
+/// and the files it references), taken before reading them. Equal stamps mean unchanged files
+/// only when every time in them was already in the past by [`SETTLE`] when the stamp was taken:
+/// a file written within the same clock tick as it was stamped, or on a file system with
+/// coarse timestamps, could change again without changing its stamp (git's "racy clean"
+/// problem), so such a stamp is not trusted and the files are read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    files: Vec<(PathBuf, Option<FileStamp>)>,
+    /// Every time in the stamp is older than [`SETTLE`].
+    settled: bool,
+}
+
+/// How old a file's times must be before its stamp is trusted to change with its content.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One file's metadata: what any write, replacement or rename changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    /// Device, inode and status-change time (which no user can set back), on Unix.
+    inode: (u64, u64, i64, i64),
+}
+
+impl Stamp {
+    /// Stamps `world` and the `referenced` files; `None` when something cannot be stat'ed (the
+    /// read that follows reports it). A referenced file that does not exist is stamped as such.
+    fn take(world: &Path, referenced: Vec<PathBuf>, wall_now: SystemTime) -> Option<Self> {
+        let (mut paths, _) = world_files(world).ok()?;
+        if paths.first().is_none_or(|p| p != world) {
+            paths.push(world.to_path_buf());
+        }
+        paths.extend(referenced);
+        let horizon = wall_now.checked_sub(SETTLE)?;
+        let mut settled = true;
+        let mut files = Vec::with_capacity(paths.len());
+        for path in paths {
+            let stamp = match std::fs::metadata(&path) {
+                Ok(meta) => {
+                    let stamp = FileStamp::of(&meta);
+                    settled &= stamp.settled_before(horizon);
+                    Some(stamp)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(_) => return None,
+            };
+            files.push((path, stamp));
+        }
+        Some(Self { files, settled })
+    }
+}
+
+impl FileStamp {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt as _;
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode: (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode: (0, 0, 0, 0),
+        }
+    }
+
+    /// Whether the modification and status-change times are both before `horizon`.
+    fn settled_before(&self, horizon: SystemTime) -> bool {
+        let (_, _, secs, nanos) = self.inode;
+        let changed = u64::try_from(secs)
+            .ok()
+            .zip(u32::try_from(nanos).ok())
+            .and_then(|(s, n)| SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::new(s, n)));
+        self.modified.is_some_and(|m| m < horizon) && changed.is_some_and(|c| c < horizon)
+    }
+}
+
 fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
     let Some(path) = world else {
         return Ok(Sources {
@@ -447,49 +617,7 @@ fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
             extra: Vec::new(),
         });
     };
-    let meta = std::fs::metadata(path)
-        .map_err(|e| LoadError::one(Some(path), format!("cannot read the world: {e}")))?;
-    let (files, base) = if meta.is_dir() {
-        let mut names = Vec::new();
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| LoadError::one(Some(path), format!("cannot list: {e}")))?;
-        for entry in entries {
-            let entry =
-                entry.map_err(|e| LoadError::one(Some(path), format!("cannot list: {e}")))?;
-            let p = entry.path();
-            let is_world = p
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
-            // Kubernetes ConfigMap volumes keep data behind `..data` symlinks: skip dot-files.
-            let hidden = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'));
-            if is_world && !hidden && p.is_file() {
-                names.push(p);
-            }
-            if names.len() > MAX_WORLD_FILES {
-                return Err(LoadError::one(
-                    Some(path),
-                    format!("more than {MAX_WORLD_FILES} world files"),
-                ));
-            }
-        }
-        names.sort();
-        if names.is_empty() {
-            return Err(LoadError::one(
-                Some(path),
-                "the directory has no .yaml, .yml or .json files".to_owned(),
-            ));
-        }
-        (names, path.to_path_buf())
-    } else {
-        (
-            vec![path.to_path_buf()],
-            path.parent().map(Path::to_path_buf).unwrap_or_default(),
-        )
-    };
+    let (files, base) = world_files(path)?;
     let mut out = Vec::new();
     for f in files {
         let text = read_limited(&f).map_err(|m| LoadError::one(Some(&f), m))?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use lattice_authz::authz::{AuthzService, FixedClock};
+use lattice_authz::authz::{AuthzService, Clock as _, FixedClock, SystemClock};
 use lattice_authz::lattice::World;
 use lattice_authz::store::{Reload, Store};
 
@@ -240,4 +240,90 @@ fn no_world_is_unavailable() {
         service.check_request(&request).unwrap_err().code(),
         tonic::Code::Unavailable
     );
+}
+
+#[test]
+fn settled_files_are_not_read_again_and_a_same_size_edit_with_the_old_mtime_is_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::917561075114:user/latticeuser"},"Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}"#;
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    let policy_path = dir.path().join("policies/nginx.json");
+    std::fs::write(&policy_path, policy).unwrap();
+    let start = World::EXAMPLE_YAML
+        .find("    authPolicy:\n      document: '{\"Version\"")
+        .unwrap();
+    let end = start + World::EXAMPLE_YAML[start..].find("}]}'\n").unwrap() + "}]}'\n".len();
+    let yaml = format!(
+        "{}    authPolicy:\n      documentFile: policies/nginx.json\n{}",
+        &World::EXAMPLE_YAML[..start],
+        &World::EXAMPLE_YAML[end..]
+    );
+    std::fs::write(dir.path().join("world.yaml"), yaml).unwrap();
+    let store = Store::new(lattice_authz::config::Settings {
+        world: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    });
+    let allowed = |store: &Store| {
+        let snapshot = store.current().unwrap();
+        let headers = support::signed("GET", support::NGINX_HOST, "/", &[], support::LATTICEUSER);
+        let sigv4: Vec<_> = headers
+            .iter()
+            .map(|(k, v)| lattice_authz::sigv4::Header {
+                name: k,
+                value: v.as_bytes(),
+            })
+            .collect();
+        let request = lattice_authz::lattice::Request {
+            method: "GET",
+            target: "/",
+            authority: support::NGINX_HOST,
+            scheme: "http",
+            headers: &sigv4,
+            body: None,
+            source: "127.0.0.1".parse().unwrap(),
+            destination: None,
+            vpc_endpoint: None,
+        };
+        snapshot
+            .world
+            .authorize(&snapshot.verifier, &request, support::test_time())
+            .reason
+            .as_str()
+            == "allowed"
+    };
+    let settle = || std::thread::sleep(Duration::from_millis(2_100));
+
+    // Files written just now are read at every poll until their times are two seconds old.
+    assert!(matches!(store.poll(SystemClock.now()), Reload::Loaded(..)));
+    assert!(matches!(store.poll(SystemClock.now()), Reload::Unchanged));
+    assert_eq!(store.source_reads(), 2);
+    settle();
+    assert!(matches!(store.poll(SystemClock.now()), Reload::Unchanged));
+    assert_eq!(store.source_reads(), 3);
+    // Settled: unchanged files are not read again.
+    for _ in 0..3 {
+        assert!(matches!(store.poll(SystemClock.now()), Reload::Unchanged));
+    }
+    assert_eq!(store.source_reads(), 3);
+    assert!(allowed(&store));
+
+    // The referenced file gets other content of the same size, and its old modification time
+    // back: the status-change time still shows the write.
+    let mtime = std::fs::metadata(&policy_path).unwrap().modified().unwrap();
+    let edited = policy.replace("user/latticeuser", "user/latticeusex");
+    assert_eq!(edited.len(), policy.len());
+    std::fs::write(&policy_path, edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&policy_path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert!(matches!(store.poll(SystemClock.now()), Reload::Loaded(..)));
+    assert!(!allowed(&store));
+    settle();
+    assert!(matches!(store.poll(SystemClock.now()), Reload::Unchanged));
+    let reads = store.source_reads();
+    assert!(matches!(store.poll(SystemClock.now()), Reload::Unchanged));
+    assert_eq!(store.source_reads(), reads);
 }
