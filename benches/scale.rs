@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use envoy_types::ext_authz::v3::pb::{CheckRequest, HttpResponse};
-use lattice_authz::authz::{AuthzService, FixedClock};
+use lattice_authz::authz::{AuthzService, Clock as _, FixedClock};
 use lattice_authz::config::Settings;
 use lattice_authz::store::{CacheStats, Reload, Store};
 use lattice_authz::test_util::{HeaderMode, Scale, check_request, scale_world, sign_lattice};
@@ -62,9 +62,64 @@ fn store_for(settings: Settings) -> (Arc<Store>, Duration) {
     (store, elapsed)
 }
 
+/// The sidecar's memory, in KiB.
+struct Memory {
+    /// Resident 2 s after ready, before any Check.
+    idle: u64,
+    /// Resident after serving [`SERVED`] Checks.
+    serving: u64,
+    /// The high-water mark (`VmHWM`): the load's peak.
+    peak: u64,
+}
+
+/// Checks sent before the serving figure is read.
+const SERVED: usize = 2_000;
+
+/// A field of `/proc/<pid>/status`, in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Sends `SERVED` Checks (the headline request, signed now) to the sidecar at `port`.
+fn serve_checks(port: u16) {
+    use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+    let request = headline_at(lattice_authz::authz::SystemClock.now());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = tokio::time::timeout(
+            Duration::from_secs(10),
+            AuthorizationClient::connect(format!("http://127.0.0.1:{port}")),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        for _ in 0..SERVED {
+            let response =
+                tokio::time::timeout(Duration::from_secs(10), client.check(request.clone()))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .into_inner();
+            assert!(matches!(
+                response.http_response,
+                Some(HttpResponse::OkResponse(_))
+            ));
+        }
+    });
+}
+
 /// Starts the release binary on `world`, waits until it is ready, reads its resident memory
-/// and stops it.
-fn sidecar_rss(world: &std::path::Path) -> (u64, Duration) {
+/// idle, then after serving Checks, and its peak, and stops it.
+fn sidecar_memory(world: &std::path::Path) -> (Memory, Duration) {
     let port = |_| {
         std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -101,21 +156,26 @@ fn sidecar_rss(world: &std::path::Path) -> (u64, Duration) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let ready_in = started.elapsed();
-    // Steady state: what loading freed has gone back to the system.
     std::thread::sleep(Duration::from_secs(2));
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let rss = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    let idle = status_kib(child.id(), "VmRSS:");
+    // mimalloc gives freed pages back lazily, when later frees release pages: serving does.
+    serve_checks(grpc);
+    let memory = Memory {
+        idle,
+        serving: status_kib(child.id(), "VmRSS:"),
+        peak: status_kib(child.id(), "VmHWM:"),
+    };
     child.kill().unwrap();
     child.wait().unwrap();
-    (rss, ready_in)
+    (memory, ready_in)
 }
 
 fn headline() -> CheckRequest {
+    headline_at(now())
+}
+
+/// The headline request, signed at `at`.
+fn headline_at(at: SystemTime) -> CheckRequest {
     let headers = sign_lattice(
         "GET",
         NGINX,
@@ -127,7 +187,7 @@ fn headline() -> CheckRequest {
             None,
         ),
         "ap-northeast-1",
-        now(),
+        at,
     );
     check_request(
         "GET",
@@ -180,10 +240,12 @@ fn bench_scale(c: &mut Criterion) {
     );
 
     // The sidecar's own resident memory, serving this world.
-    let (rss, ready_in) = sidecar_rss(&path);
+    let (memory, ready_in) = sidecar_memory(&path);
     println!(
-        "lattice-authz serving it: {:.1} MiB resident (2 s after ready), ready {:.0} ms after start",
-        rss as f64 / 1024.0,
+        "lattice-authz with it: {:.1} MiB resident after {SERVED} Checks, {:.1} MiB idle 2 s after ready, {:.1} MiB peak; ready {:.0} ms after start",
+        memory.serving as f64 / 1024.0,
+        memory.idle as f64 / 1024.0,
+        memory.peak as f64 / 1024.0,
         ready_in.as_secs_f64() * 1e3
     );
 
