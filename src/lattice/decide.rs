@@ -14,7 +14,8 @@ use crate::sigv4::{self, CacheOutcome, SigV4Error, SigV4ErrorKind, Verified, Ver
 
 use super::context::{RequestContext, display_ip};
 use super::world::{
-    AuthType, NamedPolicy, Principal, Service, ServiceNetwork, Vpc, VpcEndpoint, World,
+    AuthType, IdentityHeaders, NamedPolicy, Principal, Service, ServiceNetwork, Vpc, VpcEndpoint,
+    World,
 };
 
 /// The only action of HTTP and gRPC services (lattice-auth §2.7).
@@ -427,6 +428,8 @@ pub struct Decision<'w> {
     pub trace: SmallVec<[LayerTrace<'w>; 8]>,
     failure: Option<Failure>,
     anonymous_type_header: bool,
+    /// A signed caller's identity headers, on allow.
+    identity: Option<&'w IdentityHeaders>,
 }
 
 impl<'w> Decision<'w> {
@@ -540,9 +543,12 @@ impl<'w> Decision<'w> {
             return out;
         };
         match self.caller {
-            Caller::Signed(p) => {
-                out.push(("x-amzn-lattice-identity", &*p.identity_header));
-                out.push(("x-amzn-lattice-identity-tags", &*p.identity_tags_header));
+            // INVARIANT: `decide` renders them for every signed allow.
+            Caller::Signed(_) => {
+                if let Some(headers) = self.identity {
+                    out.push(("x-amzn-lattice-identity", &*headers.identity));
+                    out.push(("x-amzn-lattice-identity-tags", &*headers.tags));
+                }
             }
             Caller::Anonymous if self.anonymous_type_header => {
                 out.push(("x-amzn-lattice-identity", "Type=NONE"));
@@ -602,6 +608,7 @@ impl World {
             trace,
             failure: Some(failure),
             anonymous_type_header: false,
+            identity: None,
         }
     }
 
@@ -636,6 +643,7 @@ impl World {
             trace,
             failure: Some(Failure::Signature(error)),
             anonymous_type_header: false,
+            identity: None,
         }
     }
 
@@ -989,6 +997,10 @@ impl World {
             trace,
             failure: None,
             anonymous_type_header: self.options.anonymous_identity_header,
+            identity: match (effect, auth.caller) {
+                (Effect::Allow, Caller::Signed(p)) => Some(p.identity_headers(self)),
+                _ => None,
+            },
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crate::policy::{self, Diagnostic, ParseOptions, Policy, PolicyKind};
@@ -239,10 +239,42 @@ pub struct Principal {
     pub policies: Vec<NamedPolicy>,
     /// Index into [`World::accounts`].
     pub account_index: Option<usize>,
-    /// Pre-rendered `x-amzn-lattice-identity` value.
-    pub identity_header: Arc<str>,
-    /// Pre-rendered `x-amzn-lattice-identity-tags` value.
-    pub identity_tags_header: Arc<str>,
+    /// The identity headers, rendered at this principal's first allow and kept: a world of
+    /// 100,000 users holds header text only for those that call (about 300 bytes each).
+    headers: OnceLock<IdentityHeaders>,
+}
+
+/// The identity header values of a principal (lattice-auth §6).
+#[derive(Debug)]
+pub struct IdentityHeaders {
+    /// `x-amzn-lattice-identity`.
+    pub identity: Box<str>,
+    /// `x-amzn-lattice-identity-tags`.
+    pub tags: Box<str>,
+}
+
+impl Principal {
+    /// The identity header values, rendered once. `world` must be the world that holds this
+    /// principal (its organization and OU path come from there).
+    pub fn identity_headers(&self, world: &World) -> &IdentityHeaders {
+        self.headers.get_or_init(|| {
+            let account = self.account_index.and_then(|i| world.accounts.get(i));
+            let org = account.and_then(|a| {
+                Some((
+                    world.organizations.get(a.organization?)?,
+                    a.org_path.clone()?,
+                ))
+            });
+            let session = match &self.kind {
+                PrincipalKind::User { .. } => None,
+                PrincipalKind::AssumedRole { session_name, .. } => Some(&**session_name),
+            };
+            IdentityHeaders {
+                identity: identity_header(&self.arn, org.as_ref(), session),
+                tags: identity_tags_header(&self.arn, org.as_ref(), &self.tags),
+            }
+        })
+    }
 }
 
 /// A credential by access key id.
@@ -744,7 +776,6 @@ impl Builder<'_> {
         let (principals, credentials) = self.principals(
             spec,
             &managed,
-            &organizations,
             &mut accounts,
             &mut account_index,
             &partition,
@@ -1051,7 +1082,6 @@ impl Builder<'_> {
         &mut self,
         spec: &WorldSpec,
         managed: &Map<String, NamedPolicy>,
-        orgs: &[Organization],
         accounts: &mut Vec<Account>,
         account_index: &mut Map<Arc<str>, usize>,
         partition: &str,
@@ -1115,13 +1145,11 @@ impl Builder<'_> {
                 .collect();
             let index = principals.len();
             let owner = accounts.get(account_i);
-            let org = owner.and_then(|a| Some((orgs.get(a.organization?)?, a.org_path.clone()?)));
             // The account's own id, shared: one allocation per account, not per principal.
             let account_id = owner.map_or_else(|| account.into(), |a| a.id.clone());
             let arn: Arc<str> = u.arn.as_str().into();
             principals.push(Principal {
-                identity_header: identity_header(&arn, org.as_ref(), None),
-                identity_tags_header: identity_tags_header(&arn, org.as_ref(), &tags),
+                headers: OnceLock::new(),
                 kind: PrincipalKind::User { name: name.into() },
                 arn,
                 account: account_id,
@@ -1193,7 +1221,6 @@ impl Builder<'_> {
             let policies = self.identity_policies(managed, &r.managed_policies, &r.policies, &p);
             let role_arn: Arc<str> = r.arn.as_str().into();
             let owner = accounts.get(account_i);
-            let org = owner.and_then(|a| Some((orgs.get(a.organization?)?, a.org_path.clone()?)));
             let account_id: Arc<str> = owner.map_or_else(|| account.into(), |a| a.id.clone());
             for (j, s) in r.sessions.iter().enumerate() {
                 let sp = format!("{p}/sessions/{j}");
@@ -1233,8 +1260,7 @@ impl Builder<'_> {
                 }
                 let index = principals.len();
                 principals.push(Principal {
-                    identity_header: identity_header(&arn, org.as_ref(), Some(&s.session_name)),
-                    identity_tags_header: identity_tags_header(&arn, org.as_ref(), &tags),
+                    headers: OnceLock::new(),
                     kind: PrincipalKind::AssumedRole {
                         role_arn: role_arn.clone(),
                         session_name: s.session_name.as_str().into(),
@@ -1792,7 +1818,7 @@ fn identity_header(
     arn: &str,
     org: Option<&(&Organization, Arc<str>)>,
     session: Option<&str>,
-) -> Arc<str> {
+) -> Box<str> {
     let mut out = format!("Principal={arn}");
     if let Some((org, path)) = org {
         out.push_str(&format!(
@@ -1812,7 +1838,7 @@ fn identity_tags_header(
     arn: &str,
     org: Option<&(&Organization, Arc<str>)>,
     tags: &[(Arc<str>, Arc<str>)],
-) -> Arc<str> {
+) -> Box<str> {
     let escape = |s: &str| s.replace(';', "\\;");
     let mut out = format!("principal={}", escape(arn));
     if let Some((org, path)) = org {
