@@ -189,9 +189,7 @@ impl fmt::Debug for HttpRequest<'_> {
 /// all day. The slot is read without a lock and without touching shared counters, so a Check
 /// with a known key costs no cache lookup; memory is one key per secret of the world.
 pub struct Secret {
-    bytes: zeroize::Zeroizing<Vec<u8>>,
-    /// Identifies the secret in cache keys, so a rotated secret never reuses a cached key.
-    fingerprint: [u8; 32],
+    bytes: zeroize::Zeroizing<Box<[u8]>>,
     signing_key: arc_swap::ArcSwapOption<SigningKey>,
 }
 
@@ -206,7 +204,6 @@ impl Clone for Secret {
     fn clone(&self) -> Self {
         Self {
             bytes: self.bytes.clone(),
-            fingerprint: self.fingerprint,
             signing_key: arc_swap::ArcSwapOption::empty(),
         }
     }
@@ -215,11 +212,13 @@ impl Clone for Secret {
 impl Secret {
     /// Wraps a secret access key.
     pub fn new(secret: impl Into<String>) -> Self {
-        let bytes = zeroize::Zeroizing::new(secret.into().into_bytes());
-        let fingerprint = crypto::fingerprint(&bytes);
+        // Copied into an allocation of its exact size (a shrinking reallocation would free the
+        // old buffer unwiped), then the caller's buffer is wiped.
+        let mut text: String = secret.into();
+        let bytes = zeroize::Zeroizing::new(Box::<[u8]>::from(text.as_bytes()));
+        zeroize::Zeroize::zeroize(&mut text);
         Self {
             bytes,
-            fingerprint,
             signing_key: arc_swap::ArcSwapOption::empty(),
         }
     }
@@ -1038,10 +1037,7 @@ impl Verifier {
         let der = decode_lower_hex(signature, &mut der)
             .filter(|s| s.len() >= 8)
             .ok_or(SigV4Error::SignatureDoesNotMatch)?;
-        let mut id = Sha256::new();
-        id.update(secret.fingerprint);
-        id.update(prepared.access_key_id);
-        let id: CacheKey = id.finalize().into();
+        let id: CacheKey = crypto::key_cache_id(secret.expose(), prepared.access_key_id);
         let (point, cache) = match self.keys.get(&id) {
             Some(found) => (found, CacheOutcome::Hit),
             None => {

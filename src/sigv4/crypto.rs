@@ -203,12 +203,17 @@ pub(crate) fn sigv4a_public_key(private: &[u8; 32]) -> Option<[u8; 65]> {
     <[u8; 65]>::try_from(point.as_bytes()).ok()
 }
 
-/// A stable fingerprint of a secret, for cache keys: SHA-256 over a domain separator and the
-/// secret. The secret has ~240 bits of entropy, so the fingerprint reveals nothing usable.
-pub(crate) fn fingerprint(secret: &[u8]) -> [u8; 32] {
+/// The SigV4A public-key cache key of (`secret`, `access_key_id`): SHA-256 over a domain
+/// separator, the secret's length, the secret and the access key id, so that a rotated secret
+/// never finds the old key. The secret has ~240 bits of entropy, so the digest reveals nothing
+/// usable. Computed per SigV4A request (one more compression beside an ECDSA verification)
+/// rather than stored per secret.
+pub(crate) fn key_cache_id(secret: &[u8], access_key_id: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(b"lattice-authz sigv4 secret fingerprint\0");
+    h.update(b"lattice-authz sigv4a public key\0");
+    h.update((secret.len() as u64).to_be_bytes());
     h.update(secret);
+    h.update(access_key_id);
     h.finalize().into()
 }
 
@@ -216,6 +221,16 @@ pub(crate) fn fingerprint(secret: &[u8]) -> [u8; 32] {
 mod tests {
     use super::*;
     use hmac::{Hmac, Mac};
+
+    #[test]
+    fn key_cache_ids_differ_by_secret_and_access_key_and_never_run_together() {
+        let id = key_cache_id(b"secret", b"AKID");
+        assert_eq!(id, key_cache_id(b"secret", b"AKID"));
+        assert_ne!(id, key_cache_id(b"rotated", b"AKID"));
+        assert_ne!(id, key_cache_id(b"secret", b"AKID2"));
+        // The length prefix keeps the boundary: no secret/key split collides with another.
+        assert_ne!(key_cache_id(b"ab", b"c"), key_cache_id(b"a", b"bc"));
+    }
 
     fn reference(key: &[u8], msg: &[u8]) -> [u8; 32] {
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
