@@ -9,7 +9,7 @@ use percent_encoding::percent_decode_str;
 use crate::policy::{self, ConditionKey, Value};
 
 use super::decide::{Caller, Request};
-use super::world::{PrincipalKind, Service, ServiceNetwork, Vpc, VpcEndpoint, World};
+use super::world::{Principal, PrincipalKind, Service, ServiceNetwork, Vpc, VpcEndpoint, World};
 
 /// Condition keys (lower-case, without parameter) this context can set. `validate` warns about
 /// any other key: it is always absent in a Lattice request.
@@ -167,13 +167,13 @@ impl policy::Context for RequestContext<'_> {
                 signed.map_or(Value::Absent, |p| tag(&p.tags, param))
             }
             "aws:principalarn" => signed.map_or(Value::Absent, |p| match &p.kind {
-                PrincipalKind::User { .. } => s(&p.arn),
+                PrincipalKind::User => s(&p.arn),
                 PrincipalKind::AssumedRole { role_arn, .. } => s(role_arn),
             }),
             "aws:principalaccount" => signed.map_or(s("anonymous"), |p| s(&p.account)),
             "aws:principaltype" => s(match signed.map(|p| &p.kind) {
                 None => "Anonymous",
-                Some(PrincipalKind::User { .. }) => "User",
+                Some(PrincipalKind::User) => "User",
                 Some(PrincipalKind::AssumedRole { .. }) => "AssumedRole",
             }),
             "aws:principalisawsservice" => signed.map_or(Value::Absent, |_| Value::Bool(false)),
@@ -181,10 +181,9 @@ impl policy::Context for RequestContext<'_> {
                 None => s("anonymous"),
                 Some(p) => p.user_id.as_deref().map_or(Value::Absent, s),
             },
-            "aws:username" => match signed.map(|p| &p.kind) {
-                Some(PrincipalKind::User { name }) => s(name),
-                _ => Value::Absent,
-            },
+            "aws:username" => signed
+                .and_then(Principal::user_name)
+                .map_or(Value::Absent, s),
             "aws:sourceip" => Value::Ip(self.request.source),
             "aws:currenttime" => Value::Date(self.now_secs),
             "aws:epochtime" => Value::Number(self.now_secs),

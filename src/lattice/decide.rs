@@ -829,7 +829,7 @@ impl World {
                 arn: &p.arn,
                 role_arn: match &p.kind {
                     super::world::PrincipalKind::AssumedRole { role_arn, .. } => Some(role_arn),
-                    super::world::PrincipalKind::User { .. } => None,
+                    super::world::PrincipalKind::User => None,
                 },
                 federating_user_arn: None,
             }),

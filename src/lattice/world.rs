@@ -208,11 +208,8 @@ pub struct Account {
 /// What kind of IAM identity a principal is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrincipalKind {
-    /// An IAM user with long-term keys.
-    User {
-        /// User name.
-        name: Arc<str>,
-    },
+    /// An IAM user with long-term keys (its name is the last part of its ARN).
+    User,
     /// A role session.
     AssumedRole {
         /// The role's full ARN (with path).
@@ -254,6 +251,14 @@ pub struct IdentityHeaders {
 }
 
 impl Principal {
+    /// A user's name (`aws:username`): the last part of its ARN, after the path.
+    pub fn user_name(&self) -> Option<&str> {
+        match self.kind {
+            PrincipalKind::User => self.arn.rsplit('/').next(),
+            PrincipalKind::AssumedRole { .. } => None,
+        }
+    }
+
     /// The identity header values, rendered once. `world` must be the world that holds this
     /// principal (its organization and OU path come from there).
     pub fn identity_headers(&self, world: &World) -> &IdentityHeaders {
@@ -266,7 +271,7 @@ impl Principal {
                 ))
             });
             let session = match &self.kind {
-                PrincipalKind::User { .. } => None,
+                PrincipalKind::User => None,
                 PrincipalKind::AssumedRole { session_name, .. } => Some(&**session_name),
             };
             IdentityHeaders {
@@ -1113,7 +1118,7 @@ impl Builder<'_> {
             };
         for (i, u) in spec.users.iter().enumerate() {
             let p = format!("/users/{i}");
-            let Some((arn_partition, account, path_name)) = iam_arn(&u.arn, "user") else {
+            let Some((arn_partition, account, _)) = iam_arn(&u.arn, "user") else {
                 self.error(
                     format!("{p}/arn"),
                     format!("`{}` is not an IAM user ARN", u.arn),
@@ -1135,7 +1140,6 @@ impl Builder<'_> {
                     None,
                 );
             }
-            let name = path_name.rsplit('/').next().unwrap_or(path_name);
             let account_i = self.ensure_account(account, accounts, account_index);
             let policies = self.identity_policies(managed, &u.managed_policies, &u.policies, &p);
             let tags: Vec<(Arc<str>, Arc<str>)> = u
@@ -1150,7 +1154,7 @@ impl Builder<'_> {
             let arn: Arc<str> = u.arn.as_str().into();
             principals.push(Principal {
                 headers: OnceLock::new(),
-                kind: PrincipalKind::User { name: name.into() },
+                kind: PrincipalKind::User,
                 arn,
                 account: account_id,
                 user_id: u.user_id.as_deref().map(Arc::from),
@@ -1852,4 +1856,41 @@ fn identity_tags_header(
         out.push_str(&format!(";{}={}", escape(k), escape(v)));
     }
     out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(kind: PrincipalKind, arn: &str) -> Principal {
+        Principal {
+            kind,
+            arn: arn.into(),
+            account: "123456789012".into(),
+            user_id: None,
+            tags: Vec::new(),
+            policies: Vec::new(),
+            account_index: None,
+            headers: OnceLock::new(),
+        }
+    }
+
+    #[test]
+    fn a_user_name_is_the_last_part_of_its_arn_and_a_session_has_none() {
+        let plain = principal(PrincipalKind::User, "arn:aws:iam::123456789012:user/alice");
+        let pathed = principal(
+            PrincipalKind::User,
+            "arn:aws:iam::123456789012:user/division/team/bob",
+        );
+        let session = principal(
+            PrincipalKind::AssumedRole {
+                role_arn: "arn:aws:iam::123456789012:role/r".into(),
+                session_name: "s".into(),
+            },
+            "arn:aws:sts::123456789012:assumed-role/r/s",
+        );
+        assert_eq!(plain.user_name(), Some("alice"));
+        assert_eq!(pathed.user_name(), Some("bob"));
+        assert_eq!(session.user_name(), None);
+    }
 }
