@@ -124,12 +124,15 @@ fn policy_change_invalid_change_and_back_under_concurrent_checks() {
     assert!(answered.load(Ordering::Relaxed) > 0);
 }
 
-#[test]
-fn a_policy_file_beside_the_world_reloads_when_edited() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::917561075114:user/latticeuser"},"Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}"#;
-    std::fs::create_dir(dir.path().join("policies")).unwrap();
-    std::fs::write(dir.path().join("policies/nginx.json"), policy).unwrap();
+/// nginx's policy, allowing latticeuser, as a file beside the world.
+const NGINX_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::917561075114:user/latticeuser"},"Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}"#;
+
+/// A directory world: the example world with nginx's auth policy in `policies/nginx.json`
+/// ([`NGINX_POLICY`]); the store that serves it; the policy file's path.
+fn world_with_policy_file(dir: &std::path::Path) -> (Store, std::path::PathBuf) {
+    std::fs::create_dir(dir.join("policies")).unwrap();
+    let policy = dir.join("policies/nginx.json");
+    std::fs::write(&policy, NGINX_POLICY).unwrap();
     let start = World::EXAMPLE_YAML
         .find("    authPolicy:\n      document: '{\"Version\"")
         .unwrap();
@@ -139,54 +142,58 @@ fn a_policy_file_beside_the_world_reloads_when_edited() {
         &World::EXAMPLE_YAML[..start],
         &World::EXAMPLE_YAML[end..]
     );
-    std::fs::write(dir.path().join("world.yaml"), yaml).unwrap();
-    let settings = lattice_authz::config::Settings {
-        world: Some(dir.path().to_path_buf()),
+    std::fs::write(dir.join("world.yaml"), yaml).unwrap();
+    let store = Store::new(lattice_authz::config::Settings {
+        world: Some(dir.to_path_buf()),
         ..Default::default()
+    });
+    (store, policy)
+}
+
+/// The reason the store's world gives a signed GET of nginx's `/` by `creds`.
+fn reason(store: &Store, creds: support::Creds) -> &'static str {
+    let snapshot = store.current().unwrap();
+    let headers = support::signed("GET", support::NGINX_HOST, "/", &[], creds);
+    let sigv4: Vec<_> = headers
+        .iter()
+        .map(|(k, v)| lattice_authz::sigv4::Header {
+            name: k,
+            value: v.as_bytes(),
+        })
+        .collect();
+    let request = lattice_authz::lattice::Request {
+        method: "GET",
+        target: "/",
+        authority: support::NGINX_HOST,
+        scheme: "http",
+        headers: &sigv4,
+        body: None,
+        source: "127.0.0.1".parse().unwrap(),
+        destination: None,
+        vpc_endpoint: None,
     };
-    let store = Store::new(settings);
+    snapshot
+        .world
+        .authorize(&snapshot.verifier, &request, support::test_time())
+        .reason
+        .as_str()
+}
+
+#[test]
+fn a_policy_file_beside_the_world_reloads_when_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, policy) = world_with_policy_file(dir.path());
     assert!(matches!(
         store.poll(support::test_time()),
         Reload::Loaded(..)
     ));
-    let decide = |store: &Store, creds| {
-        let snapshot = store.current().unwrap();
-        let headers = support::signed("GET", support::NGINX_HOST, "/", &[], creds);
-        let sigv4: Vec<_> = headers
-            .iter()
-            .map(|(k, v)| lattice_authz::sigv4::Header {
-                name: k,
-                value: v.as_bytes(),
-            })
-            .collect();
-        let request = lattice_authz::lattice::Request {
-            method: "GET",
-            target: "/",
-            authority: support::NGINX_HOST,
-            scheme: "http",
-            headers: &sigv4,
-            body: None,
-            source: "127.0.0.1".parse().unwrap(),
-            destination: None,
-            vpc_endpoint: None,
-        };
-        snapshot
-            .world
-            .authorize(&snapshot.verifier, &request, support::test_time())
-            .reason
-            .as_str()
-    };
-    assert_eq!(decide(&store, support::LATTICECLIENT), "no_service_policy");
-    std::fs::write(
-        dir.path().join("policies/nginx.json"),
-        policy.replace(USER, CLIENT),
-    )
-    .unwrap();
+    assert_eq!(reason(&store, support::LATTICECLIENT), "no_service_policy");
+    std::fs::write(&policy, NGINX_POLICY.replace(USER, CLIENT)).unwrap();
     assert!(
         matches!(store.poll(support::test_time()), Reload::Loaded(..)),
         "editing the referenced file reloads"
     );
-    assert_eq!(decide(&store, support::LATTICECLIENT), "allowed");
+    assert_eq!(reason(&store, support::LATTICECLIENT), "allowed");
 }
 
 #[test]
@@ -245,52 +252,8 @@ fn no_world_is_unavailable() {
 #[test]
 fn settled_files_are_not_read_again_and_a_same_size_edit_with_the_old_mtime_is_seen() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::917561075114:user/latticeuser"},"Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}"#;
-    std::fs::create_dir(dir.path().join("policies")).unwrap();
-    let policy_path = dir.path().join("policies/nginx.json");
-    std::fs::write(&policy_path, policy).unwrap();
-    let start = World::EXAMPLE_YAML
-        .find("    authPolicy:\n      document: '{\"Version\"")
-        .unwrap();
-    let end = start + World::EXAMPLE_YAML[start..].find("}]}'\n").unwrap() + "}]}'\n".len();
-    let yaml = format!(
-        "{}    authPolicy:\n      documentFile: policies/nginx.json\n{}",
-        &World::EXAMPLE_YAML[..start],
-        &World::EXAMPLE_YAML[end..]
-    );
-    std::fs::write(dir.path().join("world.yaml"), yaml).unwrap();
-    let store = Store::new(lattice_authz::config::Settings {
-        world: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    });
-    let allowed = |store: &Store| {
-        let snapshot = store.current().unwrap();
-        let headers = support::signed("GET", support::NGINX_HOST, "/", &[], support::LATTICEUSER);
-        let sigv4: Vec<_> = headers
-            .iter()
-            .map(|(k, v)| lattice_authz::sigv4::Header {
-                name: k,
-                value: v.as_bytes(),
-            })
-            .collect();
-        let request = lattice_authz::lattice::Request {
-            method: "GET",
-            target: "/",
-            authority: support::NGINX_HOST,
-            scheme: "http",
-            headers: &sigv4,
-            body: None,
-            source: "127.0.0.1".parse().unwrap(),
-            destination: None,
-            vpc_endpoint: None,
-        };
-        snapshot
-            .world
-            .authorize(&snapshot.verifier, &request, support::test_time())
-            .reason
-            .as_str()
-            == "allowed"
-    };
+    let (store, policy_path) = world_with_policy_file(dir.path());
+    let allowed = |store: &Store| reason(store, support::LATTICEUSER) == "allowed";
     let settle = || std::thread::sleep(Duration::from_millis(2_100));
 
     // Files written just now are read at every poll until their times are two seconds old.
@@ -310,8 +273,8 @@ fn settled_files_are_not_read_again_and_a_same_size_edit_with_the_old_mtime_is_s
     // The referenced file gets other content of the same size, and its old modification time
     // back: the status-change time still shows the write.
     let mtime = std::fs::metadata(&policy_path).unwrap().modified().unwrap();
-    let edited = policy.replace("user/latticeuser", "user/latticeusex");
-    assert_eq!(edited.len(), policy.len());
+    let edited = NGINX_POLICY.replace("user/latticeuser", "user/latticeusex");
+    assert_eq!(edited.len(), NGINX_POLICY.len());
     std::fs::write(&policy_path, edited).unwrap();
     std::fs::File::options()
         .write(true)
