@@ -71,12 +71,6 @@ fn s(v: &str) -> Value<'_> {
 }
 
 impl RequestContext<'_> {
-    fn org_of(&self, account: Option<usize>) -> Option<(&str, &str)> {
-        let account = self.world.accounts.get(account?)?;
-        let org = self.world.organizations.get(account.organization?)?;
-        Some((&org.id, account.org_path.as_deref()?))
-    }
-
     fn header(&self, name: &str) -> Value<'_> {
         let mut matching = self
             .request
@@ -156,10 +150,10 @@ impl policy::Context for RequestContext<'_> {
             "vpc-lattice-svcs:sourcevpc" => s(&self.vpc.id),
             "vpc-lattice-svcs:sourcevpcowneraccount" => s(&self.vpc.owner),
             "aws:principalorgid" => signed
-                .and_then(|p| self.org_of(p.account_index))
+                .and_then(|p| self.world.org_of(p.account_index))
                 .map_or(Value::Absent, |(org, _)| s(org)),
             "aws:principalorgpaths" => signed
-                .and_then(|p| self.org_of(p.account_index))
+                .and_then(|p| self.world.org_of(p.account_index))
                 .map_or(Value::Absent, |(_, path)| {
                     Value::Strings(vec![Cow::Borrowed(path)])
                 }),
@@ -191,9 +185,11 @@ impl policy::Context for RequestContext<'_> {
             "aws:resourcetag" if key.param().is_some() => tag(&self.service.tags, param),
             "aws:resourceaccount" => s(&self.service.owner),
             "aws:resourceorgid" => self
+                .world
                 .org_of(self.service.owner_index)
                 .map_or(Value::Absent, |(org, _)| s(org)),
             "aws:resourceorgpaths" => self
+                .world
                 .org_of(self.service.owner_index)
                 .map_or(Value::Absent, |(_, path)| {
                     Value::Strings(vec![Cow::Borrowed(path)])
@@ -202,9 +198,11 @@ impl policy::Context for RequestContext<'_> {
             // example-world.md: the Source* keys describe the owner of the caller's source VPC.
             "aws:sourceaccount" => s(&self.vpc.owner),
             "aws:sourceorgid" => self
+                .world
                 .org_of(self.vpc.owner_index)
                 .map_or(Value::Absent, |(org, _)| s(org)),
             "aws:sourceorgpaths" => self
+                .world
                 .org_of(self.vpc.owner_index)
                 .map_or(Value::Absent, |(_, path)| {
                     Value::Strings(vec![Cow::Borrowed(path)])

@@ -263,20 +263,14 @@ impl Principal {
     /// principal (its organization and OU path come from there).
     pub fn identity_headers(&self, world: &World) -> &IdentityHeaders {
         self.headers.get_or_init(|| {
-            let account = self.account_index.and_then(|i| world.accounts.get(i));
-            let org = account.and_then(|a| {
-                Some((
-                    world.organizations.get(a.organization?)?,
-                    a.org_path.clone()?,
-                ))
-            });
+            let org = world.org_of(self.account_index);
             let session = match &self.kind {
                 PrincipalKind::User => None,
                 PrincipalKind::AssumedRole { session_name, .. } => Some(&**session_name),
             };
             IdentityHeaders {
-                identity: identity_header(&self.arn, org.as_ref(), session),
-                tags: identity_tags_header(&self.arn, org.as_ref(), &self.tags),
+                identity: identity_header(&self.arn, org, session),
+                tags: identity_tags_header(&self.arn, org, &self.tags),
             }
         })
     }
@@ -420,6 +414,14 @@ pub struct World {
 // === impl World: lookups ===
 
 impl World {
+    /// The organization id and OU path of account `account` (an index into
+    /// [`World::accounts`]), when it belongs to an organization.
+    pub fn org_of(&self, account: Option<usize>) -> Option<(&str, &str)> {
+        let account = self.accounts.get(account?)?;
+        let org = self.organizations.get(account.organization?)?;
+        Some((&org.id, account.org_path.as_deref()?))
+    }
+
     /// The service a request's `:authority` names (port removed, case-insensitive).
     pub fn service_by_host(&self, authority: &str) -> Option<usize> {
         let host = host_of(authority);
@@ -1818,17 +1820,10 @@ fn diagnostic_problem(d: &Diagnostic, pointer: &str) -> Problem {
 }
 
 /// `Principal=…; PrincipalOrgID=…; PrincipalOrgPath=…; SessionName=…; Type=AWS_IAM` (lattice-auth §6).
-fn identity_header(
-    arn: &str,
-    org: Option<&(&Organization, Arc<str>)>,
-    session: Option<&str>,
-) -> Box<str> {
+fn identity_header(arn: &str, org: Option<(&str, &str)>, session: Option<&str>) -> Box<str> {
     let mut out = format!("Principal={arn}");
-    if let Some((org, path)) = org {
-        out.push_str(&format!(
-            "; PrincipalOrgID={}; PrincipalOrgPath={path}",
-            org.id
-        ));
+    if let Some((id, path)) = org {
+        out.push_str(&format!("; PrincipalOrgID={id}; PrincipalOrgPath={path}"));
     }
     if let Some(session) = session {
         out.push_str(&format!("; SessionName={session}"));
@@ -1840,15 +1835,15 @@ fn identity_header(
 /// `principal=…;principalorgid=…;principalorgpath=…;<tag>=<value>` with `;` escaped (lattice-auth §6.1).
 fn identity_tags_header(
     arn: &str,
-    org: Option<&(&Organization, Arc<str>)>,
+    org: Option<(&str, &str)>,
     tags: &[(Arc<str>, Arc<str>)],
 ) -> Box<str> {
     let escape = |s: &str| s.replace(';', "\\;");
     let mut out = format!("principal={}", escape(arn));
-    if let Some((org, path)) = org {
+    if let Some((id, path)) = org {
         out.push_str(&format!(
             ";principalorgid={};principalorgpath={}",
-            escape(&org.id),
+            escape(id),
             escape(path)
         ));
     }
