@@ -111,8 +111,8 @@ impl ParseOptions {
 /// A compiled, immutable policy. `Send + Sync`; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Policy {
-    /// The document as given, with the options it was read with: [`Policy::to_json`] reads it
-    /// again. The checked tree itself is dropped after compiling: it took about 2.3 KB of a
+    /// The document as given, with the options it was read with ([`Policy::to_json`] reads it
+    /// again; evaluation reads `aws_wildcard_matches_anonymous`). The checked tree itself is dropped after compiling: it took about 2.3 KB of a
     /// one-statement policy's 2.7 KB (25 MB of a 11,000-policy world).
     source: Box<str>,
     options: ParseOptions,
@@ -121,7 +121,6 @@ pub struct Policy {
     introspection: Introspection,
     statements: Box<[compile::Statement]>,
     action_index: ActionIndex,
-    aws_any_anonymous: bool,
 }
 
 /// The parts of the checked tree that introspection reads, owned.
@@ -234,7 +233,6 @@ impl Policy {
                 introspection: Introspection::of(&doc),
                 statements: statements.into_boxed_slice(),
                 action_index,
-                aws_any_anonymous: options.aws_wildcard_matches_anonymous,
             },
             warnings: diags.list,
         })
@@ -368,9 +366,10 @@ impl Policy {
         let matched = match &st.principal {
             None => Some(PrincipalMatch::Wildcard),
             Some(rule) => {
-                let m = rule
-                    .principals
-                    .matches(&request.principal, self.aws_any_anonymous);
+                let m = rule.principals.matches(
+                    &request.principal,
+                    self.options.aws_wildcard_matches_anonymous,
+                );
                 if rule.negated {
                     m.is_none().then_some(PrincipalMatch::Wildcard)
                 } else {
