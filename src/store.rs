@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
@@ -287,9 +287,8 @@ pub struct Store {
     policies: moka::sync::Cache<[u8; 32], CompiledPolicy>,
     verifier: Mutex<Option<(Arc<str>, Arc<Verifier>)>>,
     last_fingerprint: Mutex<Option<[u8; 32]>>,
-    /// What the file system said about the world's files before the last read, when it can be
-    /// trusted to show a change (see [`Stamp`]), and the referenced files that read found.
-    last_stamp: Mutex<(Option<Stamp>, Vec<PathBuf>)>,
+    /// What the last read of the world's files left to compare the next poll with.
+    last_read: Mutex<LastRead>,
     /// How many polls read the world's files.
     source_reads: AtomicU64,
     last_cache: Mutex<CacheStats>,
@@ -305,7 +304,7 @@ impl Store {
             generation: AtomicU64::new(0),
             verifier: Mutex::new(None),
             last_fingerprint: Mutex::new(None),
-            last_stamp: Mutex::new((None, Vec::new())),
+            last_read: Mutex::new(LastRead::default()),
             source_reads: AtomicU64::new(0),
             last_cache: Mutex::new(CacheStats::default()),
         }
@@ -339,31 +338,29 @@ impl Store {
     /// second while it sits unchanged. File times are compared with `now`, so a `now` that is
     /// not the wall clock (a fixed test time in the past) only means every poll reads.
     pub fn poll(&self, now: SystemTime) -> Reload {
-        let stamp = self.settings.world.as_deref().and_then(|world| {
-            let referenced = match self.last_stamp.lock() {
-                Ok(last) => last.1.clone(),
-                Err(_) => return None,
-            };
-            Stamp::take(world, referenced, now)
-        });
-        let unchanged = stamp.is_some()
-            && self
-                .last_stamp
+        let sources = {
+            let mut last = self
+                .last_read
                 .lock()
-                .is_ok_and(|last| last.0.is_some() && last.0 == stamp);
-        if unchanged {
-            return Reload::Unchanged;
-        }
-        self.source_reads.fetch_add(1, Ordering::Relaxed);
-        let sources = read_sources(self.settings.world.as_deref());
-        if let Ok(mut last) = self.last_stamp.lock() {
+                .unwrap_or_else(PoisonError::into_inner);
             // Taken before the read: a change made during it shows at the next poll.
-            let referenced = sources.as_ref().map_or_else(
+            let stamp = self
+                .settings
+                .world
+                .as_deref()
+                .and_then(|world| Stamp::take(world, &last.referenced, now));
+            if stamp.is_some() && stamp == last.stamp {
+                return Reload::Unchanged;
+            }
+            self.source_reads.fetch_add(1, Ordering::Relaxed);
+            let sources = read_sources(self.settings.world.as_deref());
+            last.stamp = stamp;
+            last.referenced = sources.as_ref().map_or_else(
                 |_| Vec::new(),
                 |s| s.extra.iter().map(|(p, _)| p.clone()).collect(),
             );
-            *last = (stamp.filter(|s| s.settled), referenced);
-        }
+            sources
+        };
         let fingerprint = match &sources {
             Ok(sources) => sources.fingerprint(),
             Err(e) => unreadable_fingerprint(e),
@@ -583,48 +580,59 @@ fn world_files(path: &Path) -> Result<(Vec<PathBuf>, PathBuf), LoadError> {
     Ok((names, path.to_path_buf()))
 }
 
-/// What the file system says about a world's files (the directory too, for a directory world,
-/// and the files it references), taken before reading them. Equal stamps mean unchanged files
-/// only when every time in them was already in the past by [`SETTLE`] when the stamp was taken:
-/// a file written within the same clock tick as it was stamped, or on a file system with
-/// coarse timestamps, could change again without changing its stamp (git's "racy clean"
-/// problem), so such a stamp is not trusted and the files are read again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    files: Vec<(PathBuf, Option<FileStamp>)>,
-    /// Every time in the stamp is older than [`SETTLE`].
-    settled: bool,
+/// What the last read of the world's files left for the next poll.
+#[derive(Debug, Default)]
+struct LastRead {
+    /// The files' stamp taken before that read, when it could be trusted.
+    stamp: Option<Stamp>,
+    /// The files the world referenced then (policy documents, secrets).
+    referenced: Vec<PathBuf>,
 }
+
+/// What the file system says about a world's files (the directory too, for a directory world,
+/// and the files it references), taken before reading them: equal stamps mean unchanged files.
+/// A stamp is only taken when every time in it is already [`SETTLE`] in the past: a file
+/// written within the same clock tick as it was stamped, or on a file system with coarse
+/// timestamps, could change again without changing its stamp (git's "racy clean" problem), so
+/// such files are read again instead.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp(Vec<(PathBuf, Option<FileStamp>)>);
 
 /// How old a file's times must be before its stamp is trusted to change with its content.
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One file's metadata: what any write, replacement or rename changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 struct FileStamp {
     len: u64,
     modified: Option<SystemTime>,
-    /// Device, inode and status-change time (which no user can set back), on Unix.
-    inode: (u64, u64, i64, i64),
+    /// The status-change time, which no user can set back (the modification time on systems
+    /// without one).
+    changed: Option<SystemTime>,
+    /// Device and inode, on Unix.
+    inode: (u64, u64),
 }
 
 impl Stamp {
     /// Stamps `world` and the `referenced` files; `None` when something cannot be stat'ed (the
-    /// read that follows reports it). A referenced file that does not exist is stamped as such.
-    fn take(world: &Path, referenced: Vec<PathBuf>, wall_now: SystemTime) -> Option<Self> {
+    /// read that follows reports it) or has changed within [`SETTLE`] of `wall_now`. A
+    /// referenced file that does not exist is stamped as such.
+    fn take(world: &Path, referenced: &[PathBuf], wall_now: SystemTime) -> Option<Self> {
         let (mut paths, _) = world_files(world).ok()?;
         if paths.first().is_none_or(|p| p != world) {
             paths.push(world.to_path_buf());
         }
-        paths.extend(referenced);
+        paths.extend_from_slice(referenced);
         let horizon = wall_now.checked_sub(SETTLE)?;
-        let mut settled = true;
         let mut files = Vec::with_capacity(paths.len());
         for path in paths {
             let stamp = match std::fs::metadata(&path) {
                 Ok(meta) => {
                     let stamp = FileStamp::of(&meta);
-                    settled &= stamp.settled_before(horizon);
+                    let settled = |t: Option<SystemTime>| t.is_some_and(|t| t < horizon);
+                    if !settled(stamp.modified) || !settled(stamp.changed) {
+                        return None;
+                    }
                     Some(stamp)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -632,7 +640,7 @@ impl Stamp {
             };
             files.push((path, stamp));
         }
-        Some(Self { files, settled })
+        Some(Self(files))
     }
 }
 
@@ -640,10 +648,15 @@ impl FileStamp {
     #[cfg(unix)]
     fn of(meta: &std::fs::Metadata) -> Self {
         use std::os::unix::fs::MetadataExt as _;
+        let changed = u64::try_from(meta.ctime())
+            .ok()
+            .zip(u32::try_from(meta.ctime_nsec()).ok())
+            .and_then(|(s, n)| SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::new(s, n)));
         Self {
             len: meta.len(),
             modified: meta.modified().ok(),
-            inode: (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec()),
+            changed,
+            inode: (meta.dev(), meta.ino()),
         }
     }
 
@@ -652,18 +665,9 @@ impl FileStamp {
         Self {
             len: meta.len(),
             modified: meta.modified().ok(),
-            inode: (0, 0, 0, 0),
+            changed: meta.modified().ok(),
+            inode: (0, 0),
         }
-    }
-
-    /// Whether the modification and status-change times are both before `horizon`.
-    fn settled_before(&self, horizon: SystemTime) -> bool {
-        let (_, _, secs, nanos) = self.inode;
-        let changed = u64::try_from(secs)
-            .ok()
-            .zip(u32::try_from(nanos).ok())
-            .and_then(|(s, n)| SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::new(s, n)));
-        self.modified.is_some_and(|m| m < horizon) && changed.is_some_and(|c| c < horizon)
     }
 }
 
