@@ -6,9 +6,9 @@
 //! map per Check, and were then encoded field by field; here each shape is a handful of borrowed
 //! views written into one buffer of exactly the answer's length. Lengths come first (an embedded
 //! message's length prefix is the sum of its fields' sizes, counted from the string lengths), so
-//! the bytes are then written front to back, once, with nothing patched or moved. [`Answer::to_message`] decodes
-//! the bytes back with prost: that is how tests read answers, and how every test checks this
-//! encoder against prost's decoder.
+//! the bytes are then written front to back, once, with nothing patched or moved.
+//! [`Answer::to_message`] decodes the bytes back with prost: that is how tests read answers,
+//! and how every test checks this encoder against prost's decoder.
 //!
 //! Field numbers are those of `envoy/service/auth/v3/external_auth.proto`,
 //! `envoy/config/core/v3/base.proto`, `envoy/type/v3/http_status.proto`,
@@ -152,17 +152,11 @@ impl Response<'_> {
                 headers,
                 body,
             } => {
-                let headers: usize = headers
-                    .iter()
-                    .map(|(k, v)| framed(header_len(header_value_len(k, v))))
-                    .sum();
+                let headers: usize = headers.iter().map(|(k, v)| header_field_len(k, v)).sum();
                 framed(int32_len(i32::from(*status))) + headers + string_len(body)
             }
             Http::Ok { set, remove } => {
-                let set: usize = set
-                    .iter()
-                    .map(|(k, v)| framed(header_len(header_value_len(k, v))))
-                    .sum();
+                let set: usize = set.iter().map(|(k, v)| header_field_len(k, v)).sum();
                 set + remove.iter().map(|k| framed(k.len())).sum::<usize>()
             }
         }
@@ -229,6 +223,11 @@ fn header_len(header_value: usize) -> usize {
     framed(header_value) + int32_len(OVERWRITE)
 }
 
+/// A whole `HeaderValueOption` field: key, length, body.
+fn header_field_len(name: &str, value: &str) -> usize {
+    framed(header_len(header_value_len(name, value)))
+}
+
 /// The body of `HeaderValue { key = 1, value = 2 }`.
 fn header_value_len(name: &str, value: &str) -> usize {
     string_len(name) + string_len(value)
@@ -284,7 +283,10 @@ fn put_int32(out: &mut Vec<u8>, field: u8, value: i32) {
     }
 }
 
-/// A `HeaderValueOption` that overwrites.
+/// `envoy.config.core.v3.HeaderValueOption { header = 1, append_action = 3 }` around
+/// `HeaderValue { key = 1, value = 2 }`: identity headers replace whatever the client sent
+/// (lattice-auth §6.3), and the deprecated `append` (2) stays unset, so older Envoys default to
+/// overwrite too.
 fn put_header(out: &mut Vec<u8>, field: u8, name: &str, value: &str) {
     let header_value = header_value_len(name, value);
     put_len(out, field, header_len(header_value));
@@ -369,7 +371,6 @@ mod tests {
         let expected = reference(response);
         assert_eq!(answer.to_message(), Ok(expected.clone()));
         assert_eq!(answer.as_bytes().len(), expected.encoded_len());
-        // The buffer was large enough from the start.
         // The buffer was allocated at exactly the answer's length.
         assert_eq!(answer.as_bytes().len(), response.encoded_len());
         assert_eq!(answer.0.capacity(), response.encoded_len());
