@@ -1,9 +1,14 @@
 //! The null authorizer of the load benchmarks: an ext_authz gRPC server that allows everything
-//! and does nothing else. It is built like lattice-authz's own listener (tonic, TCP_NODELAY on
-//! accepted connections, a multi-thread runtime sized by the CPUs it may use), so the difference
-//! between the two in `scripts/bench-load` is lattice-authz's own work.
+//! and does nothing else, in two builds:
 //!
-//! `cargo run --release --example null_authz -- 127.0.0.1:50061`
+//! - by default the minimal tonic server (TCP_NODELAY on accepted connections, tokio's
+//!   multi-thread runtime sized by the CPUs it may use): what an ext_authz server looks like
+//!   when nothing is done about its transport;
+//! - with `--single-loop`, served on one single-threaded event loop: lattice-authz's own
+//!   transport when it may use one CPU (one gRPC worker, see `src/app/workers.rs`), so that the
+//!   difference between the two is lattice-authz's own work.
+//!
+//! `cargo run --release --example null_authz -- 127.0.0.1:50061 [--single-loop]`
 
 #![allow(
     missing_docs,
@@ -38,17 +43,22 @@ impl Authorization for AllowAll {
 }
 
 fn main() -> ExitCode {
-    let Some(addr) = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse::<SocketAddr>().ok())
-    else {
-        eprintln!("usage: null_authz ADDRESS:PORT");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (addr, single_loop) = match args.as_slice() {
+        [addr] => (addr.parse::<SocketAddr>().ok(), false),
+        [addr, flag] if flag == "--single-loop" => (addr.parse::<SocketAddr>().ok(), true),
+        _ => (None, false),
+    };
+    let Some(addr) = addr else {
+        eprintln!("usage: null_authz ADDRESS:PORT [--single-loop]");
         return ExitCode::from(64);
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = if single_loop {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("null_authz: cannot start the runtime: {e}");

@@ -104,17 +104,23 @@ def percentile(sorted_values, q):
 
 def h2load(name, label, url, extra, *, duration, warmup, concurrency, client_cpu, workdir,
            cpu_pids=()):
-    """One timed h2load run. Every response must be 2xx. Returns throughput, p50/p99/p99.9 (µs,
-    from h2load's per-request log, warm-up excluded) and CPU µs per request of `cpu_pids`."""
+    """One timed h2load run after a warm-up run of its own. Every response must be 2xx. Returns
+    throughput, p50/p99/p99.9 (µs, from h2load's per-request log) and CPU µs per request of
+    `cpu_pids`, all over the measured run only: with h2load's `--warm-up-time` the requests of
+    the warm-up are not counted but their CPU time would be."""
     log_file = workdir / f"h2load-{label}.tsv"
-    command = pin(client_cpu) + [
-        "h2load", "-D", str(duration), "--warm-up-time", str(warmup),
-        "-c", str(concurrency[0]), "-m", str(concurrency[1]), "-t", "1",
-        "--log-file", str(log_file),
+    base = pin(client_cpu) + [
+        "h2load", "-c", str(concurrency[0]), "-m", str(concurrency[1]), "-t", "1",
     ] + extra + [url]
+    if warmup > 0:
+        subprocess.run(
+            base[:-1] + ["-D", str(warmup), url], check=True, capture_output=True,
+            timeout=warmup + 60,
+        )
+    command = base[:-1] + ["-D", str(duration), "--log-file", str(log_file), url]
     cpu_before = sum(cpu_seconds(p) for p in cpu_pids)
     out = subprocess.run(
-        command, check=True, capture_output=True, text=True, timeout=duration + warmup + 60
+        command, check=True, capture_output=True, text=True, timeout=duration + 60
     ).stdout
     cpu = sum(cpu_seconds(p) for p in cpu_pids) - cpu_before
     done = re.search(
@@ -134,10 +140,8 @@ def h2load(name, label, url, extra, *, duration, warmup, concurrency, client_cpu
     log_file.unlink()
     if not rows:
         sys.exit(f"{name}: {label}: h2load logged no requests")
-    measured_from = min(start for start, _ in rows) + int(warmup * 1e6)
-    kept = [(start, lat) for start, lat in rows if start >= measured_from] or rows
-    latencies = sorted(lat for _, lat in kept)
-    span = (max(s for s, _ in kept) - min(s for s, _ in kept)) / 1e6
+    latencies = sorted(lat for _, lat in rows)
+    span = (max(s for s, _ in rows) - min(s for s, _ in rows)) / 1e6
     return {
         "requests": len(latencies),
         "throughput": len(latencies) / span if span > 0 else float("nan"),

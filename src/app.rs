@@ -5,6 +5,7 @@
 //! It must not touch: request semantics (that is `authz` and below).
 
 mod conn;
+mod workers;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -45,6 +46,9 @@ pub enum AppError {
     /// The gRPC server failed.
     #[error("the gRPC server failed")]
     Grpc(#[source] tonic::transport::Error),
+    /// A gRPC worker thread or its event loop could not be started.
+    #[error("cannot start a gRPC worker")]
+    Worker(#[source] std::io::Error),
 }
 
 /// A running server.
@@ -59,7 +63,7 @@ pub struct Running {
     /// The metrics.
     pub metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
-    grpc: JoinHandle<Result<(), AppError>>,
+    workers: workers::Workers,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -67,13 +71,7 @@ impl Running {
     /// Stops accepting, drains in-flight checks (up to the grace period) and waits.
     pub async fn stop(self) -> Result<(), AppError> {
         let _ = self.shutdown.send(true);
-        let result = match self.grpc.await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(message = "gRPC server task failed.", error = %e);
-                Ok(())
-            }
-        };
+        let result = self.workers.join().await;
         for t in self.tasks {
             t.abort();
         }
@@ -166,36 +164,27 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
             diagnostics,
         ))
         .add_optional_service(reflection);
-    let grace = settings.shutdown_grace;
-    let mut grpc_shutdown = shutdown_rx.clone();
     let drain_health = health.clone();
-    let grpc = tokio::spawn(async move {
-        let incoming = tokio_stream::StreamExt::map(
-            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
-            |accepted| accepted.and_then(conn::CheckConnection::new),
+    let grace = settings.shutdown_grace;
+    let draining = async move {
+        drain_health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        drain_health.set_not_serving::<AuthorizationServer>().await;
+        tracing::info!(
+            message = "Shutting down: draining in-flight checks.",
+            grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX)
         );
-        let signal = async move {
-            let _ = grpc_shutdown.wait_for(|stop| *stop).await;
-            drain_health
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
-            drain_health.set_not_serving::<AuthorizationServer>().await;
-            tracing::info!(
-                message = "Shutting down: draining in-flight checks.",
-                grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX)
-            );
-        };
-        let serve = router.serve_with_incoming_shutdown(incoming, signal);
-        tokio::pin!(serve);
-        let mut grace_rx = shutdown_rx.clone();
-        tokio::select! {
-            r = &mut serve => r.map_err(AppError::Grpc),
-            () = async { let _ = grace_rx.wait_for(|s| *s).await; tokio::time::sleep(grace).await; } => {
-                tracing::warn!(message = "Shutdown grace period over; closing remaining connections.");
-                Ok(())
-            }
-        }
-    });
+    };
+    let worker_count = workers::count(settings.workers);
+    let workers = workers::Workers::start(
+        grpc_listener,
+        &router,
+        worker_count,
+        &shutdown_rx,
+        grace,
+        draining,
+    )?;
 
     let http = tokio::spawn(serve_http(metrics_listener, store.clone(), metrics.clone()));
     let reload = tokio::spawn(reload_loop(
@@ -209,6 +198,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         message = "Serving.",
         grpc = %grpc_addr,
         metrics = %metrics_addr,
+        workers = worker_count,
         world = %settings.world.as_ref().map_or_else(|| "built-in example world".to_owned(), |p| p.display().to_string()),
         version = VERSION,
     );
@@ -218,7 +208,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         store,
         metrics,
         shutdown,
-        grpc,
+        workers,
         tasks: vec![http, reload],
     })
 }

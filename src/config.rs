@@ -95,6 +95,9 @@ pub struct Settings {
     pub check_timeout: Duration,
     /// How long shutdown waits for in-flight checks.
     pub shutdown_grace: Duration,
+    /// gRPC worker threads, each serving its connections on an event loop of its own; 0 is one
+    /// per CPU the process may use.
+    pub workers: usize,
 }
 
 impl Default for Settings {
@@ -120,6 +123,7 @@ impl Default for Settings {
             max_concurrent_checks: 4096,
             check_timeout: Duration::from_millis(200),
             shutdown_grace: Duration::from_secs(10),
+            workers: 0,
         }
     }
 }
@@ -148,6 +152,7 @@ pub struct RawSettings {
     max_concurrent_checks: Option<usize>,
     check_timeout_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
+    workers: Option<usize>,
 }
 
 /// Settings given on the command line (highest precedence).
@@ -205,6 +210,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("MAX_CONCURRENT_CHECKS", "checks in flight before shedding"),
     ("CHECK_TIMEOUT_MS", "deadline of one check"),
     ("SHUTDOWN_GRACE_MS", "drain time on SIGTERM"),
+    ("WORKERS", "gRPC worker threads (0: one per CPU)"),
 ];
 
 impl RawSettings {
@@ -269,6 +275,7 @@ impl RawSettings {
         };
         usize_var("MAX_POLICY_BYTES", &mut self.max_policy_bytes);
         usize_var("MAX_CONCURRENT_CHECKS", &mut self.max_concurrent_checks);
+        usize_var("WORKERS", &mut self.workers);
         for (k, slot) in [
             ("LISTEN", &mut self.listen),
             ("METRICS_LISTEN", &mut self.metrics_listen),
@@ -403,6 +410,7 @@ impl Settings {
             1,
             1_000_000,
         );
+        let workers = bounded("workers", raw.workers.map(|v| v as u64), 0, 0, 1024);
         if !problems.is_empty() {
             return Err(InvalidSettings(problems));
         }
@@ -436,6 +444,7 @@ impl Settings {
                 .unwrap_or(d.max_concurrent_checks),
             check_timeout,
             shutdown_grace,
+            workers: usize::try_from(workers).unwrap_or(d.workers),
         })
     }
 }
@@ -495,6 +504,24 @@ mod tests {
                 "payload_mode: `signed` is not lattice or standard",
                 "max_skew_secs: 0 is outside 1..=3600",
             ]
+        );
+    }
+
+    #[test]
+    fn workers_default_to_one_per_cpu_and_are_bounded() {
+        let s = Settings::resolve(None, &env(&[]), &Flags::default()).unwrap();
+        assert_eq!(s.workers, 0);
+        let file = RawSettings::from_text("workers: 3\n").unwrap();
+        let s = Settings::resolve(Some(file), &env(&[]), &Flags::default()).unwrap();
+        assert_eq!(s.workers, 3);
+        let e = env(&[("LATTICE_AUTHZ_WORKERS", "5000")]);
+        let err = Settings::resolve(None, &e, &Flags::default()).unwrap_err();
+        assert_eq!(err.0, vec!["workers: 5000 is outside 0..=1024"]);
+        let e = env(&[("LATTICE_AUTHZ_WORKERS", "two")]);
+        let err = Settings::resolve(None, &e, &Flags::default()).unwrap_err();
+        assert_eq!(
+            err.0,
+            vec!["LATTICE_AUTHZ_WORKERS: `two` is not a whole number"]
         );
     }
 

@@ -172,7 +172,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let _log_writer = init_logging(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -378,3 +378,61 @@ fn anonymous_identity_header_is_opt_in() {
     );
     assert_eq!(summary.removed, vec!["x-amzn-lattice-identity-tags"]);
 }
+
+/// Connections go round robin to the gRPC workers (three here), each serving on its own event
+/// loop: checks on five connections at once are all answered, `stop` drains every worker, and
+/// the port is closed afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_on_many_connections_are_answered_by_every_worker() {
+    let settings = Settings {
+        workers: 3,
+        ..loopback_settings()
+    };
+    let running = app::start(settings, Arc::new(FixedClock(support::test_time())))
+        .await
+        .unwrap();
+    let endpoint = format!("http://{}", running.grpc_addr);
+    let mut calls = tokio::task::JoinSet::new();
+    for connection in 0..5 {
+        // A channel of its own is a connection of its own.
+        let channel = tonic::transport::Channel::from_shared(endpoint.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        calls.spawn(async move {
+            let mut client = AuthorizationClient::new(channel);
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                let allowed =
+                    support::signed("GET", support::NGINX_HOST, "/", &[], support::LATTICEUSER);
+                let request = check_request("GET", "/", &allowed, "127.0.0.1", HeaderMode::Raw);
+                let response = client.check(request).await.unwrap().into_inner();
+                statuses.push(Summary::of(&response).status);
+            }
+            (connection, statuses)
+        });
+    }
+    let mut answered = calls.join_all().await;
+    answered.sort_unstable();
+    assert_eq!(
+        answered,
+        (0..5).map(|c| (c, vec![200; 4])).collect::<Vec<_>>()
+    );
+    let (status, text) = http_get(running.metrics_addr, "/metrics");
+    assert_eq!(status, 200);
+    assert_eq!(
+        metric(
+            &text,
+            r#"lattice_authz_checks_total{decision="allow",reason="allowed"}"#
+        ),
+        Some(20.0),
+        "{text}"
+    );
+    let addr = running.grpc_addr;
+    running.stop().await.unwrap();
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the gRPC port is closed after stop"
+    );
+}
