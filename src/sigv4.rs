@@ -403,25 +403,132 @@ fn lines<'r, 'n>(
         .map(|h| h.value)
 }
 
-/// The single value of a header the verifier reads: repeated lines must agree (after trimming).
-fn single_value<'r>(
-    request: &HttpRequest<'r>,
-    name: &'static str,
-) -> Result<Option<&'r [u8]>, SigV4Error> {
-    let mut found: Option<&'r [u8]> = None;
-    for line in lines(request, name.as_bytes()) {
-        let line = line.trim_ascii();
-        match found {
-            None => found = Some(line),
-            Some(first) if first == line => {}
-            Some(_) => return Err(SigV4Error::AmbiguousHeader(name)),
-        }
-    }
-    Ok(found)
+/// Every line of one header name the verifier reads, as one pass over the request found them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot<'r> {
+    /// The first line's raw value.
+    first: Option<&'r [u8]>,
+    /// How many lines there are.
+    count: usize,
+    /// Whether a later line differs from the first (after trimming).
+    ambiguous: bool,
 }
 
+impl<'r> Slot<'r> {
+    fn add(&mut self, value: &'r [u8]) {
+        match self.first {
+            None => self.first = Some(value),
+            Some(first) => self.ambiguous |= first.trim_ascii() != value.trim_ascii(),
+        }
+        self.count += 1;
+    }
+
+    /// The single value (trimmed) of header `name`: repeated lines must agree.
+    fn single(&self, name: &'static str) -> Result<Option<&'r [u8]>, SigV4Error> {
+        if self.ambiguous {
+            return Err(SigV4Error::AmbiguousHeader(name));
+        }
+        Ok(self.first.map(<[u8]>::trim_ascii))
+    }
+}
+
+/// The headers the verifier reads by name, found in one pass over the request instead of one
+/// pass per name: names are matched case-insensitively, as [`lines`] matches them.
+#[derive(Debug, Default)]
+struct Found<'r> {
+    authorization: Slot<'r>,
+    x_amz_date: Slot<'r>,
+    date: Slot<'r>,
+    security_token: Slot<'r>,
+    content_sha256: Slot<'r>,
+    region_set: Slot<'r>,
+    /// Whether some `host` line disagrees with `:authority` (after trimming).
+    host_differs: bool,
+    /// Every `x-amz-*` line's name (each must be signed), in arrival order.
+    amz: SmallVec<[&'r str; 8]>,
+}
+
+impl<'r> Found<'r> {
+    fn scan(request: &HttpRequest<'r>) -> Self {
+        let mut found = Found::default();
+        let authority = request.authority.as_bytes().trim_ascii();
+        for header in request.headers {
+            let name = header.name.as_bytes();
+            // Only names as long as one read here are compared; they arrive lower-case (HTTP/2,
+            // Envoy), and any other is folded on a copy.
+            let mut folded = [0u8; 20];
+            let name = match folded.get_mut(..name.len()) {
+                Some(copy) if matches!(name.len(), 4 | 10 | 13 | 16 | 20) => {
+                    if name.iter().any(u8::is_ascii_uppercase) {
+                        copy.copy_from_slice(name);
+                        copy.make_ascii_lowercase();
+                        &*copy
+                    } else {
+                        name
+                    }
+                }
+                _ => {
+                    if is_amz(header.name) {
+                        found.amz.push(header.name);
+                    }
+                    continue;
+                }
+            };
+            let slot = match name {
+                b"authorization" => &mut found.authorization,
+                b"x-amz-date" => &mut found.x_amz_date,
+                b"date" => &mut found.date,
+                b"x-amz-security-token" => &mut found.security_token,
+                b"x-amz-content-sha256" => &mut found.content_sha256,
+                b"x-amz-region-set" => &mut found.region_set,
+                b"host" => {
+                    found.host_differs |= header.value.trim_ascii() != authority;
+                    continue;
+                }
+                _ => {
+                    if is_amz(header.name) {
+                        found.amz.push(header.name);
+                    }
+                    continue;
+                }
+            };
+            slot.add(header.value);
+            if is_amz(header.name) {
+                found.amz.push(header.name);
+            }
+        }
+        found
+    }
+
+    /// The slot of a signed header name this scan keeps, if any.
+    fn slot(&self, name: &[u8]) -> Option<&Slot<'r>> {
+        Some(match name {
+            b"authorization" => &self.authorization,
+            b"x-amz-date" => &self.x_amz_date,
+            b"date" => &self.date,
+            b"x-amz-security-token" => &self.security_token,
+            b"x-amz-content-sha256" => &self.content_sha256,
+            b"x-amz-region-set" => &self.region_set,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether a header name has the `x-amz-` prefix (any case) and more after it.
+fn is_amz(name: &str) -> bool {
+    name.len() > AMZ_PREFIX.len()
+        && name
+            .as_bytes()
+            .get(..AMZ_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(AMZ_PREFIX))
+}
+
+/// The names of a `SignedHeaders` list, split once.
+type SignedNames<'a> = SmallVec<[&'a [u8]; 8]>;
+
 /// `SignedHeaders`: lowercase names (a leading `:` allowed for `:authority`), strictly increasing.
-fn check_signed_headers(list: &[u8]) -> Result<(), SigV4Error> {
+fn check_signed_headers(list: &[u8]) -> Result<SignedNames<'_>, SigV4Error> {
+    let mut names = SignedNames::new();
     let mut previous: Option<&[u8]> = None;
     for (count, name) in list.split(|&b| b == b';').enumerate() {
         if count == MAX_SIGNED_HEADERS {
@@ -436,8 +543,9 @@ fn check_signed_headers(list: &[u8]) -> Result<(), SigV4Error> {
             return Err(SigV4Error::InvalidSignedHeaders);
         }
         previous = Some(name);
+        names.push(name);
     }
-    Ok(())
+    Ok(names)
 }
 
 /// A byte a `SignedHeaders` name may hold: lowercase letters, digits and the other token
@@ -474,8 +582,8 @@ fn contains_encoded_percent(path: &[u8]) -> bool {
 /// Headers of this prefix carry AWS meaning and must be signed when present.
 const AMZ_PREFIX: &[u8] = b"x-amz-";
 
-fn is_signed(list: &[u8], name: &[u8]) -> bool {
-    list.split(|&b| b == b';').any(|n| n == name)
+fn is_signed(names: &[&[u8]], name: &[u8]) -> bool {
+    names.contains(&name)
 }
 
 /// Glob match with `*` as any sequence (SigV4A region sets: `*`, `us-west-*`).
@@ -509,21 +617,30 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
         .all(|&b| b == b'*')
 }
 
+/// A byte's value as a lowercase hex digit, or 0xff.
+fn lower_hex_digit(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => 0xff,
+    }
+}
+
 /// Decodes lowercase hex into `out`; `None` if not lowercase hex of a fitting length.
 fn decode_lower_hex<'o>(hex_text: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
     if !hex_text.len().is_multiple_of(2) || hex_text.len() / 2 > out.len() {
         return None;
     }
-    let nibble = |b: u8| match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
-    };
     let n = hex_text.len() / 2;
+    // No branch out of the loop per digit: a bad one (0xff) is caught once, after it.
+    let mut bad = 0u8;
     for (dst, pair) in out.iter_mut().zip(hex_text.chunks_exact(2)) {
         let [hi, lo] = *pair else { return None };
-        *dst = nibble(hi)? << 4 | nibble(lo)?;
+        let (hi, lo) = (lower_hex_digit(hi), lower_hex_digit(lo));
+        bad |= hi | lo;
+        *dst = hi << 4 | lo;
     }
+    (bad < 16).then_some(())?;
     out.get(..n)
 }
 
@@ -631,13 +748,16 @@ impl Verifier {
         suffix: &'b mut Buf,
     ) -> Result<Option<Prepared<'r, 'b>>, SigV4Error> {
         let (path, query) = split_target(request.target);
-        // Step 1: where the signature is.
-        let mut authorization = None;
-        for value in lines(request, b"authorization") {
-            if authorization.replace(value).is_some() {
-                return Err(SigV4Error::MultipleAuthorizationHeaders);
-            }
+        // An unsigned request is told in one cheap pass; the scan below reads more.
+        if query.is_empty() && lines(request, b"authorization").next().is_none() {
+            return Ok(None);
         }
+        let found = Found::scan(request);
+        // Step 1: where the signature is.
+        if found.authorization.count > 1 {
+            return Err(SigV4Error::MultipleAuthorizationHeaders);
+        }
+        let authorization = found.authorization.first;
         let presigned = !query.is_empty() && parse::has_presigned_params(query.as_bytes());
         let header_auth = match (authorization, presigned) {
             (None, false) => return Ok(None),
@@ -668,9 +788,7 @@ impl Verifier {
                         missing.insert(bit);
                     }
                 }
-                if lines(request, b"x-amz-date").next().is_none()
-                    && lines(request, b"date").next().is_none()
-                {
+                if found.x_amz_date.count == 0 && found.date.count == 0 {
                     missing.insert(MissingParams::DATE);
                 }
                 if !missing.is_empty() {
@@ -684,17 +802,17 @@ impl Verifier {
             None => parse::parse_presigned_query(query)?.ok_or(SigV4Error::QueryAuthDisabled)?,
         };
         let signed_headers = params.signed_headers.clone().unwrap_or_default();
-        check_signed_headers(&signed_headers)?;
+        let signed = check_signed_headers(&signed_headers)?;
 
         // Step 4: signed headers.
-        if !is_signed(&signed_headers, b"host") && !is_signed(&signed_headers, b":authority") {
+        if !is_signed(&signed, b"host") && !is_signed(&signed, b":authority") {
             return Err(SigV4Error::HostNotSigned);
         }
         suffix.push(b'\n');
         let skip = (params.location == SignatureLocation::Query).then_some(&b"X-Amz-Signature"[..]);
         canonical::canonical_query(suffix, query.as_bytes(), skip)?;
         suffix.push(b'\n');
-        self.canonical_headers(suffix, request, &signed_headers)?;
+        self.canonical_headers(suffix, request, &found, &signed)?;
         suffix.push(b'\n');
         suffix.extend_from_slice(&signed_headers);
         suffix.push(b'\n');
@@ -704,39 +822,38 @@ impl Verifier {
         let mut token = params.security_token.clone();
         let mut region_set = params.region_set.clone();
         if header_mode {
-            let read = |name: &'static str| -> Result<Option<&'r [u8]>, SigV4Error> {
-                let value = single_value(request, name)?;
-                if value.is_some() && !is_signed(&signed_headers, name.as_bytes()) {
-                    return Err(SigV4Error::HeaderNotSigned(name));
-                }
-                Ok(value)
-            };
-            date = match read("x-amz-date")? {
+            let read =
+                |name: &'static str, slot: &Slot<'r>| -> Result<Option<&'r [u8]>, SigV4Error> {
+                    let value = slot.single(name)?;
+                    if value.is_some() && !is_signed(&signed, name.as_bytes()) {
+                        return Err(SigV4Error::HeaderNotSigned(name));
+                    }
+                    Ok(value)
+                };
+            date = match read("x-amz-date", &found.x_amz_date)? {
                 Some(v) => Some(Cow::Borrowed(v)),
-                None => read("date")?.map(Cow::Borrowed),
+                None => read("date", &found.date)?.map(Cow::Borrowed),
             };
-            token = read("x-amz-security-token")?.map(Cow::Borrowed);
+            token = read("x-amz-security-token", &found.security_token)?.map(Cow::Borrowed);
             if params.algorithm == Algorithm::SigV4A {
-                if !is_signed(&signed_headers, b"x-amz-region-set") {
+                if !is_signed(&signed, b"x-amz-region-set") {
                     return Err(SigV4Error::HeaderNotSigned("x-amz-region-set"));
                 }
-                region_set = read("x-amz-region-set")?.map(Cow::Borrowed);
+                region_set = read("x-amz-region-set", &found.region_set)?.map(Cow::Borrowed);
             }
         }
 
         // Step 5: payload.
-        self.payload_line(suffix, request, &signed_headers)?;
+        self.payload_line(suffix, request, &found, &signed)?;
         // Every other `x-amz-*` header must be signed too: otherwise a replay could add one
         // (after the payload step, so an unsigned `x-amz-content-sha256` gets AWS's words).
-        if let Some(h) = request.headers.iter().find(|h| {
-            h.name.len() > AMZ_PREFIX.len()
-                && h.name
-                    .as_bytes()
-                    .get(..AMZ_PREFIX.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(AMZ_PREFIX))
-                && !is_signed(&signed_headers, h.name.as_bytes())
+        // (Header names are case-insensitive; the signed list is lower-case.)
+        if let Some(name) = found.amz.iter().find(|name| {
+            !signed
+                .iter()
+                .any(|signed| signed.eq_ignore_ascii_case(name.as_bytes()))
         }) {
-            return Err(SigV4Error::AmzHeaderNotSigned(Echo::new(h.name.as_bytes())));
+            return Err(SigV4Error::AmzHeaderNotSigned(Echo::new(name.as_bytes())));
         }
 
         // Step 6: time.
@@ -887,9 +1004,10 @@ impl Verifier {
         &self,
         out: &mut Buf,
         request: &HttpRequest<'_>,
-        signed: &[u8],
+        found: &Found<'_>,
+        signed: &[&[u8]],
     ) -> Result<(), SigV4Error> {
-        for name in signed.split(|&b| b == b';') {
+        for &name in signed {
             out.extend_from_slice(name);
             out.push(b':');
             if name == b"host" || name == b":authority" {
@@ -898,13 +1016,26 @@ impl Verifier {
                     return Err(SigV4Error::SignedHeaderMissing(Echo::new(name)));
                 }
                 // A `host` line that disagrees with `:authority` is ambiguous.
-                if lines(request, b"host").any(|line| line.trim_ascii() != authority.trim_ascii()) {
+                if found.host_differs {
                     return Err(SigV4Error::AmbiguousHeader("host"));
                 }
                 if !canonical::valid_header_value(authority) {
                     return Err(SigV4Error::InvalidHeaderValue(Echo::new(name)));
                 }
                 canonical::push_trimmed(out, authority);
+            } else if let Some(Slot {
+                first,
+                count: 0..=1,
+                ..
+            }) = found.slot(name)
+            {
+                // A header the scan found: no second pass when it has one line (or none).
+                let value =
+                    first.ok_or_else(|| SigV4Error::SignedHeaderMissing(Echo::new(name)))?;
+                if !canonical::valid_header_value(value) {
+                    return Err(SigV4Error::InvalidHeaderValue(Echo::new(name)));
+                }
+                canonical::push_trimmed(out, value);
             } else {
                 let mut count = 0usize;
                 for value in lines(request, name) {
@@ -931,9 +1062,10 @@ impl Verifier {
         &self,
         out: &mut Buf,
         request: &HttpRequest<'_>,
-        signed: &[u8],
+        found: &Found<'_>,
+        signed: &[&[u8]],
     ) -> Result<(), SigV4Error> {
-        let value = single_value(request, "x-amz-content-sha256")?;
+        let value = found.content_sha256.single("x-amz-content-sha256")?;
         let header_signed = is_signed(signed, b"x-amz-content-sha256");
         match self.settings.payload {
             PayloadMode::Lattice => {
@@ -1237,6 +1369,110 @@ mod tests {
         let reloaded = OneKey(keys.0.clone());
         assert_eq!(outcome(&reloaded, day(0)), CacheOutcome::Miss);
         assert_eq!(outcome(&keys, day(0)), CacheOutcome::Hit);
+    }
+
+    /// The one pass over the headers matches names in any case, as a pass per name did: a
+    /// signed request verifies with mixed-case names, repeated lines are told apart, and an
+    /// unsigned `x-amz-*` line is named as it arrived.
+    #[test]
+    fn headers_are_found_by_name_in_any_case() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let verifier = Verifier::new(Settings::lattice("ap-northeast-1"));
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_305_600);
+        let host = "svc.example";
+        let signed = crate::test_util::sign_lattice(
+            "GET",
+            host,
+            "/",
+            &[],
+            ("AKIDEXAMPLE", "secret", None),
+            "ap-northeast-1",
+            at,
+        );
+        let mixed: Vec<(String, String)> = signed
+            .iter()
+            .map(|(name, value)| {
+                let name = match name.as_str() {
+                    "authorization" => "Authorization".to_owned(),
+                    "x-amz-date" => "X-Amz-Date".to_owned(),
+                    "x-amz-content-sha256" => "X-AMZ-CONTENT-SHA256".to_owned(),
+                    other => other.to_owned(),
+                };
+                (name, value.clone())
+            })
+            .collect();
+        let keys = OneKey(Secret::new("secret"));
+        let verify = |extra: &[(&str, &str)]| {
+            let headers: Vec<Header<'_>> = mixed
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .chain(extra.iter().copied())
+                .map(|(name, value)| Header {
+                    name,
+                    value: value.as_bytes(),
+                })
+                .collect();
+            let request = HttpRequest {
+                method: "GET",
+                target: "/",
+                authority: host,
+                headers: &headers,
+                body: None,
+            };
+            match verifier.verify(&request, at, &keys) {
+                Ok(Verified::Signed(s)) => Ok(*s.principal),
+                Ok(Verified::Anonymous) => Ok("anonymous"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        assert_eq!(verify(&[]), Ok("alice"));
+        // The same value again (after trimming) is not ambiguous, but both lines of a signed
+        // header enter the canonical request (`v,v`), so the signature no longer matches; a
+        // different value is ambiguous.
+        let date = signed
+            .iter()
+            .find(|(name, _)| name == "x-amz-date")
+            .map(|(_, value)| format!(" {value} "))
+            .unwrap();
+        assert_eq!(
+            verify(&[("x-amz-date", &date)]),
+            Err(SigV4Error::SignatureDoesNotMatch.to_string())
+        );
+        assert_eq!(
+            verify(&[("X-AMZ-DATE", "20261122T000001Z")]),
+            Err(
+                "The request contains more than one 'x-amz-date' header with different values."
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            verify(&[("AUTHORIZATION", "AWS4-HMAC-SHA256 Credential=x")]),
+            Err(SigV4Error::MultipleAuthorizationHeaders.to_string())
+        );
+        assert_eq!(
+            verify(&[("Host", "other.example")]),
+            Err(
+                "The request contains more than one 'host' header with different values."
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            verify(&[("X-Amz-Meta-Role", "admin")]),
+            Err("'X-Amz-Meta-Role' must be a 'SignedHeader' in the AWS Authorization.".to_owned())
+        );
+    }
+
+    #[test]
+    fn signatures_are_lowercase_hex() {
+        let mut out = [0u8; 4];
+        assert_eq!(
+            decode_lower_hex(b"00ff7a", &mut out),
+            Some(&[0x00, 0xff, 0x7a][..])
+        );
+        assert_eq!(decode_lower_hex(b"", &mut out), Some(&[][..]));
+        for bad in [&b"00FF"[..], b"0g", b"0", b"0 ", b"0123456789"] {
+            assert_eq!(decode_lower_hex(bad, &mut out), None, "{bad:?}");
+        }
     }
 
     #[test]
