@@ -1,6 +1,6 @@
 //! Wiring: the gRPC server (ext_authz, health, reflection, diagnostics) with its tower layers,
-//! the HTTP endpoint for `/metrics`, `/healthz` and `/readyz`, the world reload loop, and
-//! graceful shutdown.
+//! served by worker threads (`workers`), the HTTP endpoint for `/metrics`, `/healthz` and
+//! `/readyz`, the world reload loop, and graceful shutdown.
 //!
 //! It must not touch: request semantics (that is `authz` and below).
 

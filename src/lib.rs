@@ -17,7 +17,8 @@
 //! - [`logging`]: the JSON log line format and batched standard output; the direct path by
 //!   which `authz` writes decision lines without `tracing`.
 //! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).
-//! - [`app`]: wiring: gRPC server, tower layers, health, reflection, metrics endpoint, shutdown.
+//! - [`app`]: wiring: gRPC server (worker threads, each serving its connections on an event loop
+//!   of its own), tower layers, health, reflection, metrics endpoint, shutdown.
 //! - `test_util` (feature `test-util`): a real SigV4 client and Envoy-shaped `CheckRequest`s for
 //!   tests and benches.
 //!
