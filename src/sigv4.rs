@@ -1323,6 +1323,49 @@ mod tests {
         }
     }
 
+    /// The headers `sign_lattice` gives a `GET /` to `host` signed with `OneKey`'s key at `at`.
+    fn signed_get(host: &str, at: SystemTime) -> Vec<(String, String)> {
+        crate::test_util::sign_lattice(
+            "GET",
+            host,
+            "/",
+            &[],
+            ("AKIDEXAMPLE", "secret", None),
+            "ap-northeast-1",
+            at,
+        )
+    }
+
+    /// Verifies a `GET /` to `host` with `headers` at `at`: the principal and key cache outcome
+    /// of a signed request, `None` for an anonymous one, or the error's text.
+    fn verify_get(
+        verifier: &Verifier,
+        keys: &OneKey,
+        host: &str,
+        headers: &[(&str, &str)],
+        at: SystemTime,
+    ) -> Result<Option<(&'static str, CacheOutcome)>, String> {
+        let headers: Vec<Header<'_>> = headers
+            .iter()
+            .map(|&(name, value)| Header {
+                name,
+                value: value.as_bytes(),
+            })
+            .collect();
+        let request = HttpRequest {
+            method: "GET",
+            target: "/",
+            authority: host,
+            headers: &headers,
+            body: None,
+        };
+        match verifier.verify(&request, at, keys) {
+            Ok(Verified::Signed(s)) => Ok(Some((*s.principal, s.cache))),
+            Ok(Verified::Anonymous) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     #[test]
     fn a_secret_keeps_the_signing_key_of_its_last_scope() {
         use std::time::{Duration, UNIX_EPOCH};
@@ -1330,31 +1373,13 @@ mod tests {
         let day = |n: u64| UNIX_EPOCH + Duration::from_secs(1_795_305_600 + n * 86_400);
         let host = "svc.example";
         let outcome = |keys: &OneKey, at: SystemTime| {
-            let signed = crate::test_util::sign_lattice(
-                "GET",
-                host,
-                "/",
-                &[],
-                ("AKIDEXAMPLE", "secret", None),
-                "ap-northeast-1",
-                at,
-            );
-            let headers: Vec<Header<'_>> = signed
+            let signed = signed_get(host, at);
+            let headers: Vec<(&str, &str)> = signed
                 .iter()
-                .map(|(name, value)| Header {
-                    name,
-                    value: value.as_bytes(),
-                })
+                .map(|(name, value)| (name.as_str(), value.as_str()))
                 .collect();
-            let request = HttpRequest {
-                method: "GET",
-                target: "/",
-                authority: host,
-                headers: &headers,
-                body: None,
-            };
-            match verifier.verify(&request, at, keys) {
-                Ok(Verified::Signed(s)) => s.cache,
+            match verify_get(&verifier, keys, host, &headers, at) {
+                Ok(Some((_, cache))) => cache,
                 other => panic!("{other:?}"),
             }
         };
@@ -1380,15 +1405,7 @@ mod tests {
         let verifier = Verifier::new(Settings::lattice("ap-northeast-1"));
         let at = UNIX_EPOCH + Duration::from_secs(1_795_305_600);
         let host = "svc.example";
-        let signed = crate::test_util::sign_lattice(
-            "GET",
-            host,
-            "/",
-            &[],
-            ("AKIDEXAMPLE", "secret", None),
-            "ap-northeast-1",
-            at,
-        );
+        let signed = signed_get(host, at);
         let mixed: Vec<(String, String)> = signed
             .iter()
             .map(|(name, value)| {
@@ -1403,29 +1420,14 @@ mod tests {
             .collect();
         let keys = OneKey(Secret::new("secret"));
         let verify = |extra: &[(&str, &str)]| {
-            let headers: Vec<Header<'_>> = mixed
+            let headers: Vec<(&str, &str)> = mixed
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_str()))
                 .chain(extra.iter().copied())
-                .map(|(name, value)| Header {
-                    name,
-                    value: value.as_bytes(),
-                })
                 .collect();
-            let request = HttpRequest {
-                method: "GET",
-                target: "/",
-                authority: host,
-                headers: &headers,
-                body: None,
-            };
-            match verifier.verify(&request, at, &keys) {
-                Ok(Verified::Signed(s)) => Ok(*s.principal),
-                Ok(Verified::Anonymous) => Ok("anonymous"),
-                Err(e) => Err(e.to_string()),
-            }
+            verify_get(&verifier, &keys, host, &headers, at).map(|ok| ok.map(|(who, _)| who))
         };
-        assert_eq!(verify(&[]), Ok("alice"));
+        assert_eq!(verify(&[]), Ok(Some("alice")));
         // The same value again (after trimming) is not ambiguous, but both lines of a signed
         // header enter the canonical request (`v,v`), so the signature no longer matches; a
         // different value is ambiguous.
