@@ -10,15 +10,17 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 
 /// An accepted gRPC connection.
 ///
-/// Two settings make a Check cost one write system call instead of two or three:
+/// Two settings make a Check's answer leave in one write system call instead of two or three
+/// (and, on a worker's event loop, together with the answers of the other Checks that were
+/// ready at the same time: see `workers`):
 ///
 /// - `TCP_NODELAY`: with Nagle's algorithm on, a response can wait for the peer's delayed ACK
 ///   (40 ms on Linux). tonic sets it only on listeners it binds itself.
 /// - No vectored writes: h2 then copies DATA frames of up to 1 KiB into its write buffer (instead
 ///   of chaining those over 256 bytes and flushing them on their own), so a `CheckResponse`'s
 ///   HEADERS, DATA and trailers leave together. An allow with identity headers and dynamic
-///   metadata is about 600 bytes; measured with `scripts/bench-load`, this took the write calls
-///   per Check from 2 to 1.
+///   metadata is about 930 bytes; measured with `scripts/bench-load`, this took the write calls
+///   per Check from 2 to 1 (on tokio's multi-thread scheduler, before the workers).
 #[derive(Debug)]
 pub(crate) struct CheckConnection(TcpStream);
 
