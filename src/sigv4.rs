@@ -432,16 +432,52 @@ impl<'r> Slot<'r> {
     }
 }
 
+/// A header the verifier reads by name (besides `host`, checked against `:authority`).
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    Authorization,
+    XAmzDate,
+    Date,
+    SecurityToken,
+    ContentSha256,
+    RegionSet,
+}
+
+impl Read {
+    const ALL: [Read; 6] = [
+        Read::Authorization,
+        Read::XAmzDate,
+        Read::Date,
+        Read::SecurityToken,
+        Read::ContentSha256,
+        Read::RegionSet,
+    ];
+
+    fn name(self) -> &'static [u8] {
+        match self {
+            Read::Authorization => b"authorization",
+            Read::XAmzDate => b"x-amz-date",
+            Read::Date => b"date",
+            Read::SecurityToken => b"x-amz-security-token",
+            Read::ContentSha256 => b"x-amz-content-sha256",
+            Read::RegionSet => b"x-amz-region-set",
+        }
+    }
+
+    /// Which header `name` is, matched case-insensitively as [`lines`] matches names (a
+    /// different length is told by one comparison).
+    fn of(name: &[u8]) -> Option<Read> {
+        Read::ALL
+            .into_iter()
+            .find(|read| read.name().eq_ignore_ascii_case(name))
+    }
+}
+
 /// The headers the verifier reads by name, found in one pass over the request instead of one
-/// pass per name: names are matched case-insensitively, as [`lines`] matches them.
+/// pass per name.
 #[derive(Debug, Default)]
 struct Found<'r> {
-    authorization: Slot<'r>,
-    x_amz_date: Slot<'r>,
-    date: Slot<'r>,
-    security_token: Slot<'r>,
-    content_sha256: Slot<'r>,
-    region_set: Slot<'r>,
+    slots: [Slot<'r>; Read::ALL.len()],
     /// Whether some `host` line disagrees with `:authority` (after trimming).
     host_differs: bool,
     /// Every `x-amz-*` line's name (each must be signed), in arrival order.
@@ -453,64 +489,24 @@ impl<'r> Found<'r> {
         let mut found = Found::default();
         let authority = request.authority.as_bytes().trim_ascii();
         for header in request.headers {
-            let name = header.name.as_bytes();
-            // Only names as long as one read here are compared; they arrive lower-case (HTTP/2,
-            // Envoy), and any other is folded on a copy.
-            let mut folded = [0u8; 20];
-            let name = match folded.get_mut(..name.len()) {
-                Some(copy) if matches!(name.len(), 4 | 10 | 13 | 16 | 20) => {
-                    if name.iter().any(u8::is_ascii_uppercase) {
-                        copy.copy_from_slice(name);
-                        copy.make_ascii_lowercase();
-                        &*copy
-                    } else {
-                        name
-                    }
-                }
-                _ => {
-                    if is_amz(header.name) {
-                        found.amz.push(header.name);
-                    }
-                    continue;
-                }
-            };
-            let slot = match name {
-                b"authorization" => &mut found.authorization,
-                b"x-amz-date" => &mut found.x_amz_date,
-                b"date" => &mut found.date,
-                b"x-amz-security-token" => &mut found.security_token,
-                b"x-amz-content-sha256" => &mut found.content_sha256,
-                b"x-amz-region-set" => &mut found.region_set,
-                b"host" => {
-                    found.host_differs |= header.value.trim_ascii() != authority;
-                    continue;
-                }
-                _ => {
-                    if is_amz(header.name) {
-                        found.amz.push(header.name);
-                    }
-                    continue;
-                }
-            };
-            slot.add(header.value);
             if is_amz(header.name) {
                 found.amz.push(header.name);
+            }
+            let name = header.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"host") {
+                found.host_differs |= header.value.trim_ascii() != authority;
+            } else if let Some(slot) =
+                Read::of(name).and_then(|read| found.slots.get_mut(read as usize))
+            {
+                slot.add(header.value);
             }
         }
         found
     }
 
-    /// The slot of a signed header name this scan keeps, if any.
-    fn slot(&self, name: &[u8]) -> Option<&Slot<'r>> {
-        Some(match name {
-            b"authorization" => &self.authorization,
-            b"x-amz-date" => &self.x_amz_date,
-            b"date" => &self.date,
-            b"x-amz-security-token" => &self.security_token,
-            b"x-amz-content-sha256" => &self.content_sha256,
-            b"x-amz-region-set" => &self.region_set,
-            _ => return None,
-        })
+    /// The lines of header `read`.
+    fn slot(&self, read: Read) -> Slot<'r> {
+        self.slots.get(read as usize).copied().unwrap_or_default()
     }
 }
 
@@ -582,8 +578,10 @@ fn contains_encoded_percent(path: &[u8]) -> bool {
 /// Headers of this prefix carry AWS meaning and must be signed when present.
 const AMZ_PREFIX: &[u8] = b"x-amz-";
 
+/// Whether header `name` is among the signed `names` (lower-case; `name` in any case, as header
+/// names are).
 fn is_signed(names: &[&[u8]], name: &[u8]) -> bool {
-    names.contains(&name)
+    names.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Glob match with `*` as any sequence (SigV4A region sets: `*`, `us-west-*`).
@@ -754,10 +752,11 @@ impl Verifier {
         }
         let found = Found::scan(request);
         // Step 1: where the signature is.
-        if found.authorization.count > 1 {
+        let authorization = found.slot(Read::Authorization);
+        if authorization.count > 1 {
             return Err(SigV4Error::MultipleAuthorizationHeaders);
         }
-        let authorization = found.authorization.first;
+        let authorization = authorization.first;
         let presigned = !query.is_empty() && parse::has_presigned_params(query.as_bytes());
         let header_auth = match (authorization, presigned) {
             (None, false) => return Ok(None),
@@ -788,7 +787,7 @@ impl Verifier {
                         missing.insert(bit);
                     }
                 }
-                if found.x_amz_date.count == 0 && found.date.count == 0 {
+                if found.slot(Read::XAmzDate).count == 0 && found.slot(Read::Date).count == 0 {
                     missing.insert(MissingParams::DATE);
                 }
                 if !missing.is_empty() {
@@ -822,24 +821,23 @@ impl Verifier {
         let mut token = params.security_token.clone();
         let mut region_set = params.region_set.clone();
         if header_mode {
-            let read =
-                |name: &'static str, slot: &Slot<'r>| -> Result<Option<&'r [u8]>, SigV4Error> {
-                    let value = slot.single(name)?;
-                    if value.is_some() && !is_signed(&signed, name.as_bytes()) {
-                        return Err(SigV4Error::HeaderNotSigned(name));
-                    }
-                    Ok(value)
-                };
-            date = match read("x-amz-date", &found.x_amz_date)? {
-                Some(v) => Some(Cow::Borrowed(v)),
-                None => read("date", &found.date)?.map(Cow::Borrowed),
+            let read = |name: &'static str, read: Read| -> Result<Option<&'r [u8]>, SigV4Error> {
+                let value = found.slot(read).single(name)?;
+                if value.is_some() && !is_signed(&signed, name.as_bytes()) {
+                    return Err(SigV4Error::HeaderNotSigned(name));
+                }
+                Ok(value)
             };
-            token = read("x-amz-security-token", &found.security_token)?.map(Cow::Borrowed);
+            date = match read("x-amz-date", Read::XAmzDate)? {
+                Some(v) => Some(Cow::Borrowed(v)),
+                None => read("date", Read::Date)?.map(Cow::Borrowed),
+            };
+            token = read("x-amz-security-token", Read::SecurityToken)?.map(Cow::Borrowed);
             if params.algorithm == Algorithm::SigV4A {
                 if !is_signed(&signed, b"x-amz-region-set") {
                     return Err(SigV4Error::HeaderNotSigned("x-amz-region-set"));
                 }
-                region_set = read("x-amz-region-set", &found.region_set)?.map(Cow::Borrowed);
+                region_set = read("x-amz-region-set", Read::RegionSet)?.map(Cow::Borrowed);
             }
         }
 
@@ -847,12 +845,11 @@ impl Verifier {
         self.payload_line(suffix, request, &found, &signed)?;
         // Every other `x-amz-*` header must be signed too: otherwise a replay could add one
         // (after the payload step, so an unsigned `x-amz-content-sha256` gets AWS's words).
-        // (Header names are case-insensitive; the signed list is lower-case.)
-        if let Some(name) = found.amz.iter().find(|name| {
-            !signed
-                .iter()
-                .any(|signed| signed.eq_ignore_ascii_case(name.as_bytes()))
-        }) {
+        if let Some(name) = found
+            .amz
+            .iter()
+            .find(|name| !is_signed(&signed, name.as_bytes()))
+        {
             return Err(SigV4Error::AmzHeaderNotSigned(Echo::new(name.as_bytes())));
         }
 
@@ -1027,7 +1024,7 @@ impl Verifier {
                 first,
                 count: 0..=1,
                 ..
-            }) = found.slot(name)
+            }) = Read::of(name).map(|read| found.slot(read))
             {
                 // A header the scan found: no second pass when it has one line (or none).
                 let value =
@@ -1065,7 +1062,9 @@ impl Verifier {
         found: &Found<'_>,
         signed: &[&[u8]],
     ) -> Result<(), SigV4Error> {
-        let value = found.content_sha256.single("x-amz-content-sha256")?;
+        let value = found
+            .slot(Read::ContentSha256)
+            .single("x-amz-content-sha256")?;
         let header_signed = is_signed(signed, b"x-amz-content-sha256");
         match self.settings.payload {
             PayloadMode::Lattice => {
