@@ -18,6 +18,7 @@ use hyper::body::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tonic_health::ServingStatus;
 
 use crate::authz::{self, AuthorizationServer, AuthzService, Clock, DiagnosticsService};
 use crate::config::Settings;
@@ -101,10 +102,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     let metrics = Arc::new(new_metrics(VERSION));
     let store = Arc::new(Store::new(settings.clone()));
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_not_serving::<AuthorizationServer>().await;
-    health
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
-        .await;
+    report_health(&health, ServingStatus::NotServing).await;
 
     poll_once(&store, &metrics, &health, clock.as_ref()).await;
 
@@ -167,10 +165,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     let drain_health = health.clone();
     let grace = settings.shutdown_grace;
     let draining = async move {
-        drain_health
-            .set_service_status("", tonic_health::ServingStatus::NotServing)
-            .await;
-        drain_health.set_not_serving::<AuthorizationServer>().await;
+        report_health(&drain_health, ServingStatus::NotServing).await;
         tracing::info!(
             message = "Shutting down: draining in-flight checks.",
             grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX)
@@ -224,6 +219,17 @@ pub async fn serve(
     running.stop().await
 }
 
+/// Sets the health of the server (`""`) and of the ext_authz service together.
+async fn report_health(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    health
+        .set_service_status(
+            <AuthorizationServer as tonic::server::NamedService>::NAME,
+            status,
+        )
+        .await;
+}
+
 async fn poll_once(
     store: &Arc<Store>,
     metrics: &Metrics,
@@ -263,10 +269,7 @@ async fn poll_once(
             let stats = store.last_cache_stats();
             metrics.policy_cache(stats.hits, stats.misses);
             metrics.reload_success(snapshot.generation, unix);
-            health
-                .set_service_status("", tonic_health::ServingStatus::Serving)
-                .await;
-            health.set_serving::<AuthorizationServer>().await;
+            report_health(health, ServingStatus::Serving).await;
             tracing::info!(
                 message = "World loaded.",
                 source = %snapshot.source,
