@@ -147,15 +147,9 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         .build_v1()
         .ok();
 
-    let layers = tower::ServiceBuilder::new()
-        .load_shed()
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            settings.max_concurrent_checks,
-        ))
-        .into_inner();
     let router = tonic::transport::Server::builder()
         .timeout(settings.check_timeout)
-        .layer(layers)
+        .layer(workers::layers(settings.max_concurrent_checks))
         .add_service(health_service)
         .add_service(AuthorizationServer::new(authz))
         .add_service(crate::pb::diagnostics_server::DiagnosticsServer::new(

@@ -26,11 +26,20 @@ use tower::load_shed::LoadShedLayer;
 use super::AppError;
 use super::conn::CheckConnection;
 
-/// The gRPC server each worker runs (every service behind load shedding and the global
-/// concurrency limit, see `app::start`); cloned per worker.
+/// The gRPC server each worker runs (every service behind [`layers`], see `app::start`);
+/// cloned per worker.
 pub(super) type Router = tonic::transport::server::Router<Stack<Layers, Identity>>;
 
 type Layers = Stack<GlobalConcurrencyLimitLayer, Stack<LoadShedLayer, Identity>>;
+
+/// Load shedding in front of a concurrency limit shared by every worker: more than
+/// `max_concurrent` Checks in flight across the workers are refused at once.
+pub(super) fn layers(max_concurrent: usize) -> Layers {
+    tower::ServiceBuilder::new()
+        .load_shed()
+        .layer(GlobalConcurrencyLimitLayer::new(max_concurrent))
+        .into_inner()
+}
 
 /// Running workers and their acceptor.
 #[derive(Debug)]
