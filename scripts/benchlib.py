@@ -111,13 +111,13 @@ def h2load(name, label, url, extra, *, duration, warmup, concurrency, client_cpu
     log_file = workdir / f"h2load-{label}.tsv"
     base = pin(client_cpu) + [
         "h2load", "-c", str(concurrency[0]), "-m", str(concurrency[1]), "-t", "1",
-    ] + extra + [url]
+    ] + extra
     if warmup > 0:
         subprocess.run(
-            base[:-1] + ["-D", str(warmup), url], check=True, capture_output=True,
+            base + ["-D", str(warmup), url], check=True, capture_output=True,
             timeout=warmup + 60,
         )
-    command = base[:-1] + ["-D", str(duration), "--log-file", str(log_file), url]
+    command = base + ["-D", str(duration), "--log-file", str(log_file), url]
     cpu_before = sum(cpu_seconds(p) for p in cpu_pids)
     out = subprocess.run(
         command, check=True, capture_output=True, text=True, timeout=duration + 60
