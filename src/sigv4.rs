@@ -37,7 +37,6 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use smallvec::SmallVec;
-use subtle::ConstantTimeEq;
 
 use canonical::Buf;
 pub use canonical::MAX_QUERY_PARAMS;
@@ -680,7 +679,7 @@ impl Verifier {
             .ok_or(SigV4Error::UnrecognizedClient)?;
         let token_ok = match (credential.session_token, prepared.token.as_deref()) {
             (None, None) => true,
-            (Some(expected), Some(presented)) => bool::from(expected.as_bytes().ct_eq(presented)),
+            (Some(expected), Some(presented)) => crypto::ct_eq(expected.as_bytes(), presented),
             _ => false,
         };
         if !token_ok {
@@ -1151,7 +1150,7 @@ impl Verifier {
         let matches = |encoding: PathEncoding| {
             let digest = prepared.canonical_digest(encoding);
             let sts = prepared.string_to_sign(&digest);
-            bool::from(key.mac(&sts).ct_eq(&provided_sig))
+            crypto::ct_eq(&key.mac(&sts), &provided_sig)
         };
         prepared
             .try_encodings(&self.settings, matches)
