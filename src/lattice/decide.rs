@@ -502,33 +502,41 @@ impl<'w> Decision<'w> {
                 );
             }
             None => {
+                // The most frequent deny, so its pieces are appended as they are, without the
+                // formatting machinery (a fifth of an anonymous deny's instructions went there).
                 let resource = self.route.map_or("", |r| &*r.service.arn);
-                let _ = write!(
-                    out,
-                    "AccessDeniedException: User: {} is not authorized to perform: {INVOKE} on resource: {resource}{} ",
+                let pieces = [
+                    "AccessDeniedException: User: ",
                     self.caller.name(),
-                    self.path
-                );
-                match self.reason {
-                    Reason::ExplicitDeny(layer) => {
-                        let article = if layer == Layer::IdentityPolicy {
-                            "an"
+                    " is not authorized to perform: ",
+                    INVOKE,
+                    " on resource: ",
+                    resource,
+                    self.path,
+                    " ",
+                ];
+                let why = match self.reason {
+                    Reason::ExplicitDeny(layer) => [
+                        "with an explicit deny in ",
+                        if layer == Layer::IdentityPolicy {
+                            "an "
                         } else {
-                            "a"
-                        };
-                        let _ = write!(
-                            out,
-                            "with an explicit deny in {article} {} policy",
-                            layer.policy_type()
-                        );
-                    }
-                    _ => {
-                        let _ = write!(
-                            out,
-                            "because no {} policy allows the {INVOKE} action",
-                            self.layer.policy_type()
-                        );
-                    }
+                            "a "
+                        },
+                        layer.policy_type(),
+                        " policy",
+                        "",
+                    ],
+                    _ => [
+                        "because no ",
+                        self.layer.policy_type(),
+                        " policy allows the ",
+                        INVOKE,
+                        " action",
+                    ],
+                };
+                for piece in pieces.into_iter().chain(why) {
+                    out.push_str(piece);
                 }
             }
         }
