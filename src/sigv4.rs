@@ -421,14 +421,6 @@ impl<'r> Slot<'r> {
         }
         self.count += 1;
     }
-
-    /// The single value (trimmed) of header `name`: repeated lines must agree.
-    fn single(&self, name: &'static str) -> Result<Option<&'r [u8]>, SigV4Error> {
-        if self.ambiguous {
-            return Err(SigV4Error::AmbiguousHeader(name));
-        }
-        Ok(self.first.map(<[u8]>::trim_ascii))
-    }
 }
 
 /// A header the verifier reads by name (besides `host`, checked against `:authority`).
@@ -452,14 +444,14 @@ impl Read {
         Read::RegionSet,
     ];
 
-    fn name(self) -> &'static [u8] {
+    fn name(self) -> &'static str {
         match self {
-            Read::Authorization => b"authorization",
-            Read::XAmzDate => b"x-amz-date",
-            Read::Date => b"date",
-            Read::SecurityToken => b"x-amz-security-token",
-            Read::ContentSha256 => b"x-amz-content-sha256",
-            Read::RegionSet => b"x-amz-region-set",
+            Read::Authorization => "authorization",
+            Read::XAmzDate => "x-amz-date",
+            Read::Date => "date",
+            Read::SecurityToken => "x-amz-security-token",
+            Read::ContentSha256 => "x-amz-content-sha256",
+            Read::RegionSet => "x-amz-region-set",
         }
     }
 
@@ -468,7 +460,7 @@ impl Read {
     fn of(name: &[u8]) -> Option<Read> {
         Read::ALL
             .into_iter()
-            .find(|read| read.name().eq_ignore_ascii_case(name))
+            .find(|read| read.name().as_bytes().eq_ignore_ascii_case(name))
     }
 }
 
@@ -506,6 +498,15 @@ impl<'r> Found<'r> {
     /// The lines of header `read`.
     fn slot(&self, read: Read) -> Slot<'r> {
         self.slots.get(read as usize).copied().unwrap_or_default()
+    }
+
+    /// The single value (trimmed) of header `read`: repeated lines must agree.
+    fn single(&self, read: Read) -> Result<Option<&'r [u8]>, SigV4Error> {
+        let slot = self.slot(read);
+        if slot.ambiguous {
+            return Err(SigV4Error::AmbiguousHeader(read.name()));
+        }
+        Ok(slot.first.map(<[u8]>::trim_ascii))
     }
 }
 
@@ -820,23 +821,23 @@ impl Verifier {
         let mut token = params.security_token.clone();
         let mut region_set = params.region_set.clone();
         if header_mode {
-            let read = |name: &'static str, read: Read| -> Result<Option<&'r [u8]>, SigV4Error> {
-                let value = found.slot(read).single(name)?;
-                if value.is_some() && !is_signed(&signed, name.as_bytes()) {
-                    return Err(SigV4Error::HeaderNotSigned(name));
+            let read = |read: Read| -> Result<Option<&'r [u8]>, SigV4Error> {
+                let value = found.single(read)?;
+                if value.is_some() && !is_signed(&signed, read.name().as_bytes()) {
+                    return Err(SigV4Error::HeaderNotSigned(read.name()));
                 }
                 Ok(value)
             };
-            date = match read("x-amz-date", Read::XAmzDate)? {
+            date = match read(Read::XAmzDate)? {
                 Some(v) => Some(Cow::Borrowed(v)),
-                None => read("date", Read::Date)?.map(Cow::Borrowed),
+                None => read(Read::Date)?.map(Cow::Borrowed),
             };
-            token = read("x-amz-security-token", Read::SecurityToken)?.map(Cow::Borrowed);
+            token = read(Read::SecurityToken)?.map(Cow::Borrowed);
             if params.algorithm == Algorithm::SigV4A {
                 if !is_signed(&signed, b"x-amz-region-set") {
                     return Err(SigV4Error::HeaderNotSigned("x-amz-region-set"));
                 }
-                region_set = read("x-amz-region-set", Read::RegionSet)?.map(Cow::Borrowed);
+                region_set = read(Read::RegionSet)?.map(Cow::Borrowed);
             }
         }
 
@@ -1061,9 +1062,7 @@ impl Verifier {
         found: &Found<'_>,
         signed: &[&[u8]],
     ) -> Result<(), SigV4Error> {
-        let value = found
-            .slot(Read::ContentSha256)
-            .single("x-amz-content-sha256")?;
+        let value = found.single(Read::ContentSha256)?;
         let header_signed = is_signed(signed, b"x-amz-content-sha256");
         match self.settings.payload {
             PayloadMode::Lattice => {
