@@ -153,7 +153,7 @@ impl AuthzService {
         let world = &snapshot.world;
         // Each arm ends in the call that makes the decision, so that the decision (1.4 KB with
         // its trace) is written where it stays instead of being copied out of a tuple.
-        let mut policy_started = None;
+        let mut signed_at = None;
         let decision = match world.route(&lattice_request) {
             Err(decision) => *decision,
             Ok(route) => {
@@ -173,15 +173,15 @@ impl AuthzService {
                                 auth.key_cache.map(|c| c == crate::sigv4::CacheOutcome::Hit),
                             );
                         }
-                        policy_started = Some(signed);
+                        signed_at = Some(signed);
                         world.decide(route, auth, &lattice_request, now)
                     }
                 }
             }
         };
         let decided = Instant::now();
-        if let Some(started) = policy_started {
-            self.metrics.policy_eval(decided.duration_since(started));
+        if let Some(signed) = signed_at {
+            self.metrics.policy_eval(decided.duration_since(signed));
         }
         // INVARIANT: a check that overran its deadline never answers allow (ext-authz §4 item 4).
         let so_far = decided.duration_since(started);

@@ -505,7 +505,8 @@ impl<'w> Decision<'w> {
                 // The most frequent deny, so its pieces are appended as they are, without the
                 // formatting machinery (a fifth of an anonymous deny's instructions went there).
                 let resource = self.route.map_or("", |r| &*r.service.arn);
-                let pieces = [
+                let mut push = |pieces: &[&str]| pieces.iter().for_each(|p| out.push_str(p));
+                push(&[
                     "AccessDeniedException: User: ",
                     self.caller.name(),
                     " is not authorized to perform: ",
@@ -514,9 +515,9 @@ impl<'w> Decision<'w> {
                     resource,
                     self.path,
                     " ",
-                ];
-                let why = match self.reason {
-                    Reason::ExplicitDeny(layer) => [
+                ]);
+                match self.reason {
+                    Reason::ExplicitDeny(layer) => push(&[
                         "with an explicit deny in ",
                         if layer == Layer::IdentityPolicy {
                             "an "
@@ -525,18 +526,14 @@ impl<'w> Decision<'w> {
                         },
                         layer.policy_type(),
                         " policy",
-                        "",
-                    ],
-                    _ => [
+                    ]),
+                    _ => push(&[
                         "because no ",
                         self.layer.policy_type(),
                         " policy allows the ",
                         INVOKE,
                         " action",
-                    ],
-                };
-                for piece in pieces.into_iter().chain(why) {
-                    out.push_str(piece);
+                    ]),
                 }
             }
         }
