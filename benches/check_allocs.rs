@@ -17,6 +17,7 @@ mod support;
 
 use std::hint::black_box;
 
+use prost::Message as _;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -28,9 +29,10 @@ fn main() {
         let response = service.check_request(request).unwrap();
         assert_eq!(support::status(&response), *status, "{name}");
         let region = Region::new(GLOBAL);
+        let bytes = request.encode_to_vec();
         let rounds = 1000;
         for _ in 0..rounds {
-            black_box(service.answer(request).unwrap());
+            black_box(service.answer(&bytes).unwrap());
         }
         let stats = region.change();
         println!(

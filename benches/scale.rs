@@ -26,6 +26,7 @@ use lattice_authz::authz::{AuthzService, Clock as _, FixedClock};
 use lattice_authz::config::Settings;
 use lattice_authz::store::{CacheStats, Reload, Store};
 use lattice_authz::test_util::{HeaderMode, Scale, check_request, scale_world, sign_lattice};
+use prost::Message as _;
 
 // The allocator of the lattice-authz binary, so that load times and memory are the product's.
 #[global_allocator]
@@ -278,12 +279,13 @@ fn bench_scale(c: &mut Criterion) {
             Some(HttpResponse::OkResponse(_))
         ));
     }
+    let bytes = request.encode_to_vec();
     let mut group = c.benchmark_group("scale");
     group.bench_function("check_example_world", |b| {
-        b.iter(|| black_box(example.answer(black_box(&request)).unwrap()))
+        b.iter(|| black_box(example.answer(black_box(&bytes)).unwrap()))
     });
     group.bench_function("check_large_world", |b| {
-        b.iter(|| black_box(large.answer(black_box(&request)).unwrap()))
+        b.iter(|| black_box(large.answer(black_box(&bytes)).unwrap()))
     });
     group.finish();
 }

@@ -14,6 +14,8 @@
 use std::hint::black_box;
 use std::process::ExitCode;
 
+use prost::Message as _;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -43,8 +45,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let bytes = request.encode_to_vec();
     for _ in 0..rounds {
-        if black_box(service.answer(black_box(request))).is_err() {
+        if black_box(service.answer(black_box(&bytes))).is_err() {
             eprintln!("{name}: a Check failed");
             return ExitCode::FAILURE;
         }

@@ -1,15 +1,17 @@
-//! The ext_authz service: `CheckRequest` → request view → decision → `CheckResponse` (as the
-//! protobuf bytes the gRPC service sends, `wire`), one metrics increment and one decision-log line
-//! per Check; and the diagnostic `Explain` service.
+//! The ext_authz service: `CheckRequest` (the protobuf bytes the gRPC service received, read in
+//! place by `decode`) → request view → decision → `CheckResponse` (the protobuf bytes it sends,
+//! `wire`), one metrics increment and one decision-log line per Check; and the diagnostic
+//! `Explain` service.
 //!
 //! Deny is a successful reply with `PERMISSION_DENIED` and a 403 `DeniedHttpResponse` carrying
 //! Lattice's exact text; allow sets the identity headers (removing client-supplied copies);
-//! anything that prevents a decision (no world loaded, deadline passed) is a gRPC error so Envoy
-//! fails closed — never an allow (ext-authz §1.4, STYLE rule 7).
+//! anything that prevents a decision (no world loaded, deadline passed, bytes that are not a
+//! `CheckRequest`) is a gRPC error so Envoy fails closed — never an allow (ext-authz §1.4, STYLE rule 7).
 //!
 //! It must not touch: policy semantics or signature maths (those are `lattice` and `sigv4`).
 
 mod convert;
+mod decode;
 mod grpc;
 mod raw;
 mod wire;
@@ -20,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use quanta::Instant;
 
 use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
+use prost::Message as _;
 use smallvec::SmallVec;
 
 use crate::lattice::{Decision, Effect, IDENTITY_HEADERS};
@@ -29,6 +32,7 @@ use crate::store::{Snapshot, Store};
 pub use convert::{
     InvalidCheckRequest, MAX_HEADER_BYTES, MAX_HEADERS, MAX_TARGET_BYTES, RequestView,
 };
+pub use decode::{DecodeError, Fault};
 pub use grpc::AuthorizationServer;
 pub use raw::{InvalidRawRequest, MAX_RAW_REQUEST_BYTES, RawRequest};
 pub use wire::Answer;
@@ -105,9 +109,11 @@ impl AuthzService {
         }
     }
 
-    /// Decides one `CheckRequest`: the whole Check without the gRPC transport, answered in the
-    /// wire form the server sends.
-    pub fn answer(&self, request: &CheckRequest) -> Result<Answer, tonic::Status> {
+    /// Decides one `CheckRequest`, given as the protobuf bytes the gRPC server received: the whole
+    /// Check without the transport, answered in the wire form the server sends. Bytes that are
+    /// not a `CheckRequest` are an `INTERNAL` error, as a gRPC server's failed decoding is (and
+    /// Envoy fails closed).
+    pub fn answer(&self, request: &[u8]) -> Result<Answer, tonic::Status> {
         let started = Instant::now();
         let (result, elapsed) = self.check_inner(request, started);
         let code = match &result {
@@ -118,18 +124,21 @@ impl AuthzService {
         result
     }
 
-    /// [`AuthzService::answer`], decoded: the `CheckResponse` Envoy reads, for tests and tools.
+    /// [`AuthzService::answer`] for a prost message, decoded: the `CheckResponse` Envoy reads,
+    /// for tests and tools.
     pub fn check_request(&self, request: &CheckRequest) -> Result<CheckResponse, tonic::Status> {
-        self.answer(request)?.to_message().map_err(|e| {
-            tonic::Status::internal(format!("lattice-authz encoded an unreadable answer: {e}"))
-        })
+        self.answer(&request.encode_to_vec())?
+            .to_message()
+            .map_err(|e| {
+                tonic::Status::internal(format!("lattice-authz encoded an unreadable answer: {e}"))
+            })
     }
 
     /// The answer and the time it took. The clock is read five times on the way, never more:
     /// each read is the TSC through `quanta` (about 10 ns here, where the vDSO clock takes 25).
     fn check_inner(
         &self,
-        request: &CheckRequest,
+        request: &[u8],
         started: Instant,
     ) -> (Result<Answer, tonic::Status>, Duration) {
         let Some(snapshot) = self.store.current() else {
@@ -143,12 +152,25 @@ impl AuthzService {
             let status = tonic::Status::unavailable("lattice-authz has no world loaded yet");
             return (Err(status), elapsed);
         };
-        let view = match RequestView::try_from(request) {
+        let mut fields = decode::Fields::default();
+        match decode::check_request(request, &mut fields) {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::warn!(
+                    message = "Check refused: the CheckRequest cannot be decoded.",
+                    error = %e
+                );
+                let status = tonic::Status::internal(format!(
+                    "lattice-authz cannot decode the CheckRequest: {e}"
+                ));
+                return (Err(status), started.elapsed());
+            }
+        };
+        let view = match RequestView::try_from(&fields) {
             Ok(view) => view,
             Err(invalid) => return self.bad_request(&invalid, started),
         };
-        let headers = view.headers();
-        let lattice_request = view.lattice_request(&headers);
+        let lattice_request = view.lattice_request();
         let now = self.clock.now();
         let world = &snapshot.world;
         // Each arm ends in the call that makes the decision, so that the decision (1.4 KB with

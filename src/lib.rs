@@ -13,7 +13,8 @@
 //! - [`metrics`]: every metric name, its help text and closed label sets; the duration
 //!   histograms themselves.
 //! - [`authz`]: the ext_authz service: `CheckRequest` → request view, decision → `CheckResponse`,
-//!   written straight as protobuf bytes and sent by its own gRPC service and codec.
+//!   both as protobuf bytes (the request read in place, the answer written straight) and passed
+//!   through its own gRPC service and codec.
 //! - [`logging`]: the JSON log line format and batched standard output; the direct path by
 //!   which `authz` writes decision lines without `tracing`.
 //! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).

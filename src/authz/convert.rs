@@ -1,13 +1,9 @@
-//! `CheckRequest` → [`RequestView`]: borrowed, validated at the edge.
+//! A `CheckRequest`'s fields ([`decode`](super::decode)) → [`RequestView`]: borrowed, validated
+//! at the edge.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use envoy_types::ext_authz::v3::pb::CheckRequest;
-use envoy_types::pb::envoy::config::core::v3::{Address, address};
-use envoy_types::pb::envoy::service::auth::v3::attribute_context;
-use smallvec::SmallVec;
-
+use super::decode::Fields;
 use crate::sigv4::Header;
 
 /// Most header lines a request may carry (Envoy's own default limit is 100).
@@ -50,7 +46,7 @@ pub enum InvalidCheckRequest {
     MissingMethodOrPath,
 }
 
-/// The parts of a `CheckRequest` a decision reads, borrowed.
+/// The parts of a `CheckRequest` a decision reads, borrowed from the message's bytes.
 #[derive(Debug)]
 pub struct RequestView<'a> {
     /// HTTP method.
@@ -69,155 +65,111 @@ pub struct RequestView<'a> {
     pub request_id: Option<&'a str>,
     /// Explicit VPC endpoint from `context_extensions["vpc_endpoint"]`.
     pub vpc_endpoint: Option<&'a str>,
-    raw: Option<&'a [envoy_types::pb::envoy::config::core::v3::HeaderValue]>,
-    joined: &'a HashMap<String, String>,
+    /// Every header line: Envoy's raw `header_map` (exact lines, in order) when present, else
+    /// the joined `headers` map (in the order its keys first came).
+    headers: &'a [Header<'a>],
     body: Option<&'a [u8]>,
 }
 
-fn ip(address: Option<&Address>) -> Option<Result<IpAddr, InvalidCheckRequest>> {
-    let Address { address } = address?;
-    match address.as_ref()? {
-        address::Address::SocketAddress(s) => Some(
-            s.address
-                .parse()
-                .map_err(|_| InvalidCheckRequest::InvalidSource),
-        ),
-        _ => None,
-    }
+/// A socket address's text as an IP address.
+fn ip(address: Option<&str>) -> Option<Result<IpAddr, InvalidCheckRequest>> {
+    Some(
+        address?
+            .parse()
+            .map_err(|_| InvalidCheckRequest::InvalidSource),
+    )
 }
 
-impl<'a> TryFrom<&'a CheckRequest> for RequestView<'a> {
+impl<'f, 'a: 'f> TryFrom<&'f Fields<'a>> for RequestView<'f> {
     type Error = InvalidCheckRequest;
 
-    fn try_from(request: &'a CheckRequest) -> Result<Self, Self::Error> {
-        let attributes = request
-            .attributes
-            .as_ref()
-            .ok_or(InvalidCheckRequest::MissingHttp)?;
-        let http = attributes
-            .request
-            .as_ref()
-            .and_then(|r: &attribute_context::Request| r.http.as_ref())
-            .ok_or(InvalidCheckRequest::MissingHttp)?;
-        let raw = http
-            .header_map
-            .as_ref()
-            .map(|m| &m.headers[..])
-            .filter(|h| !h.is_empty());
-        let count = raw.map_or(http.headers.len(), <[_]>::len);
+    fn try_from(fields: &'f Fields<'a>) -> Result<Self, Self::Error> {
+        if !fields.http {
+            return Err(InvalidCheckRequest::MissingHttp);
+        }
+        let source = fields.source();
+        let destination = fields.destination();
+        let raw = fields.raw.sent > 0;
+        let (lines, count, header_bytes) = if raw {
+            (&fields.raw.lines[..], fields.raw.sent, fields.raw.bytes)
+        } else {
+            let bytes = fields
+                .joined
+                .lines
+                .iter()
+                .map(|h| h.name.len() + h.value.len())
+                .sum();
+            (&fields.joined.lines[..], fields.joined.sent, bytes)
+        };
         if count > MAX_HEADERS {
             return Err(InvalidCheckRequest::TooManyHeaders);
         }
-        let header_bytes: usize = match raw {
-            Some(raw) => raw
-                .iter()
-                .map(|h| h.key.len() + h.value.len().max(h.raw_value.len()))
-                .sum(),
-            None => http.headers.iter().map(|(k, v)| k.len() + v.len()).sum(),
-        };
         if header_bytes > MAX_HEADER_BYTES {
             return Err(InvalidCheckRequest::HeadersTooLarge);
         }
-        let find = |name: &str| -> Option<&'a str> {
-            match raw {
-                Some(raw) => raw.iter().find(|h| h.key == name).and_then(|h| {
-                    if h.raw_value.is_empty() {
-                        Some(h.value.as_str())
-                    } else {
-                        std::str::from_utf8(&h.raw_value).ok()
-                    }
-                }),
-                None => http.headers.get(name).map(String::as_str),
-            }
+        // The first line of a name (the only one, in the joined map), as text.
+        let find = |name: &str| -> Option<&'f str> {
+            lines
+                .iter()
+                .find(|h| h.name == name)
+                .and_then(|h| std::str::from_utf8(h.value).ok())
         };
         // An empty `:authority` is no authority at all.
         let non_empty = |h: &&str| !h.is_empty();
-        let authority = Some(http.host.as_str())
+        let authority = Some(fields.host)
             .filter(non_empty)
             .or_else(|| find(":authority").filter(non_empty))
             .or_else(|| find("host").filter(non_empty))
             .ok_or(InvalidCheckRequest::MissingAuthority)?;
-        if http.method.is_empty() || http.path.is_empty() {
+        if fields.method.is_empty() || fields.path.is_empty() {
             return Err(InvalidCheckRequest::MissingMethodOrPath);
         }
-        if http.path.len() > MAX_TARGET_BYTES {
+        if fields.path.len() > MAX_TARGET_BYTES {
             return Err(InvalidCheckRequest::TargetTooLong);
         }
-        let source = ip(attributes.source.as_ref().and_then(|p| p.address.as_ref()))
-            .ok_or(InvalidCheckRequest::MissingSource)??;
-        let destination = ip(attributes
-            .destination
-            .as_ref()
-            .and_then(|p| p.address.as_ref()))
-        .and_then(Result::ok);
-        let body = if !http.raw_body.is_empty() {
-            Some(&http.raw_body[..])
-        } else if !http.body.is_empty() {
-            Some(http.body.as_bytes())
+        let source = ip(source).ok_or(InvalidCheckRequest::MissingSource)??;
+        let destination = ip(destination).and_then(Result::ok);
+        let body = if !fields.raw_body.is_empty() {
+            Some(fields.raw_body)
+        } else if !fields.body.is_empty() {
+            Some(fields.body.as_bytes())
         } else {
             None
         };
+        let request_id = find("x-request-id");
         Ok(RequestView {
-            method: &http.method,
-            target: &http.path,
+            method: fields.method,
+            target: fields.path,
             authority,
-            scheme: if http.scheme.is_empty() {
+            scheme: if fields.scheme.is_empty() {
                 "http"
             } else {
-                &http.scheme
+                fields.scheme
             },
             source,
             destination,
-            request_id: find("x-request-id"),
-            vpc_endpoint: attributes
-                .context_extensions
-                .get("vpc_endpoint")
-                .map(String::as_str),
-            raw,
-            joined: &http.headers,
+            request_id,
+            vpc_endpoint: fields.vpc_endpoint,
+            headers: lines,
             body,
         })
     }
 }
 
 impl<'a> RequestView<'a> {
-    /// Every header line: Envoy's raw `header_map` (exact lines, in order) when present, else the
-    /// joined `headers` map.
-    pub fn headers(&self) -> SmallVec<[Header<'a>; 24]> {
-        match self.raw {
-            Some(raw) => raw
-                .iter()
-                .map(|h| Header {
-                    name: &h.key,
-                    value: if h.raw_value.is_empty() {
-                        h.value.as_bytes()
-                    } else {
-                        &h.raw_value
-                    },
-                })
-                .collect(),
-            None => self
-                .joined
-                .iter()
-                .map(|(k, v)| Header {
-                    name: k,
-                    value: v.as_bytes(),
-                })
-                .collect(),
-        }
+    /// Every header line, as [`RequestView`] keeps them.
+    pub fn headers(&self) -> &'a [Header<'a>] {
+        self.headers
     }
 
     /// The request as `lattice` decides it.
-    pub fn lattice_request<'h>(&self, headers: &'h [Header<'a>]) -> crate::lattice::Request<'h>
-    where
-        'a: 'h,
-    {
+    pub fn lattice_request(&self) -> crate::lattice::Request<'_> {
         crate::lattice::Request {
             method: self.method,
             target: self.target,
             authority: self.authority,
             scheme: self.scheme,
-            headers,
+            headers: self.headers,
             body: self.body,
             source: self.source,
             destination: self.destination,

@@ -1,18 +1,17 @@
 //! The `envoy.service.auth.v3.Authorization` gRPC service, sending [`Answer`]s as they are.
 //!
 //! The service envoy-types generates takes a prost `CheckResponse` and encodes it; this one is
-//! the same route and the same `Grpc` machinery (request decoding by prost, size limits,
-//! status handling), with a codec whose encoder copies the answer's bytes.
+//! the same route and the same `Grpc` machinery (framing, size limits, status handling), with a
+//! codec that passes the request's bytes through undecoded (the service reads them in place) and
+//! copies the answer's bytes.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::BufMut as _;
-use envoy_types::ext_authz::v3::pb::CheckRequest;
-use tonic::codec::{Codec, EncodeBuf, Encoder};
+use bytes::{Buf as _, BufMut as _, Bytes};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
-use tonic_prost::ProstDecoder;
 
 use super::{Answer, AuthzService};
 
@@ -67,31 +66,45 @@ where
 /// One Check, answered synchronously: the decision needs no I/O.
 struct CheckMethod(Arc<AuthzService>);
 
-impl tonic::server::UnaryService<CheckRequest> for CheckMethod {
+impl tonic::server::UnaryService<Bytes> for CheckMethod {
     type Response = Answer;
     type Future = std::future::Ready<Result<tonic::Response<Answer>, tonic::Status>>;
 
-    fn call(&mut self, request: tonic::Request<CheckRequest>) -> Self::Future {
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         std::future::ready(self.0.answer(request.get_ref()).map(tonic::Response::new))
     }
 }
 
-/// Decodes `CheckRequest`s with prost, encodes [`Answer`]s by copying their bytes.
+/// Hands a `CheckRequest`'s bytes over as they came (the service reads them in place,
+/// `decode`), encodes [`Answer`]s by copying their bytes.
 #[derive(Debug, Clone, Copy, Default)]
 struct CheckCodec;
 
 impl Codec for CheckCodec {
     type Encode = Answer;
-    type Decode = CheckRequest;
+    type Decode = Bytes;
     type Encoder = AnswerEncoder;
-    type Decoder = ProstDecoder<CheckRequest>;
+    type Decoder = RequestBytes;
 
     fn encoder(&mut self) -> Self::Encoder {
         AnswerEncoder
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        ProstDecoder::default()
+        RequestBytes
+    }
+}
+
+/// The message's bytes, without a copy: the gRPC frame's buffer is split off and frozen.
+#[derive(Debug, Clone, Copy, Default)]
+struct RequestBytes;
+
+impl Decoder for RequestBytes {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Self::Error> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
     }
 }
 
