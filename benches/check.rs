@@ -4,7 +4,8 @@
 //! through two auth-policy layers (service network and service) and the caller's identity
 //! policies, as Envoy sends it with `encode_raw_headers`; also an anonymous deny and the joined
 //! header map. The allocator is the sidecar's (mimalloc); `check_allocs.rs` counts allocations.
-//! The `reference_prost_decode_*` cases time prost decoding the same bytes, for comparison.
+//! `reading_only_*` times reading the request alone, `reference_prost_decode_*` prost decoding the
+//! same bytes (what the Check did before it read them in place), for comparison.
 //!
 //! `cargo bench --bench check` measures; `cargo test --benches` runs each routine once.
 
@@ -23,6 +24,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use envoy_types::ext_authz::v3::pb::CheckRequest;
+use lattice_authz::test_util::read_check_request;
 use prost::Message as _;
 
 // The allocator of the lattice-authz binary, so that the time is the product's.
@@ -40,8 +42,11 @@ fn bench_check(c: &mut Criterion) {
         group.bench_function(*name, |b| {
             b.iter(|| black_box(service.answer(black_box(&bytes)).unwrap()))
         });
-        // For comparison: prost's decoding of the same bytes alone, which the Check did before
-        // it read the message in place (`authz::decode`).
+        // The reading alone, as the Check reads the message (in place, `authz::decode`), and
+        // prost's decoding of the same bytes, which the Check did before.
+        group.bench_function(format!("reading_only_{name}"), |b| {
+            b.iter(|| black_box(read_check_request(black_box(&bytes)).unwrap()))
+        });
         group.bench_function(format!("reference_prost_decode_{name}"), |b| {
             b.iter(|| black_box(CheckRequest::decode(black_box(&bytes[..])).unwrap()))
         });

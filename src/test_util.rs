@@ -171,6 +171,16 @@ pub fn check_request(
     }
 }
 
+/// Reads an encoded `CheckRequest` the way the Check does (in place, `authz::decode`) and
+/// returns how many header lines it kept: for benches that time the reading alone.
+///
+/// # Errors
+///
+/// If the bytes are not a `CheckRequest`.
+pub fn read_check_request(bytes: &[u8]) -> Result<usize, crate::authz::DecodeError> {
+    crate::authz::read_header_count(bytes)
+}
+
 /// The size of a generated world (see [`scale_world`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scale {

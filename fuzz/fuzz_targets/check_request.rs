@@ -1,7 +1,8 @@
-//! Any bytes as an Envoy `CheckRequest` (protobuf), checked against the built-in example world:
-//! every Check answers (allow, deny or a gRPC error) without panicking, every answer's bytes
-//! decode as a `CheckResponse`, and an allow always overwrites or removes every identity header,
-//! so a client's own copies never pass through.
+//! Any bytes as an Envoy `CheckRequest` (protobuf), handed to the Check as the gRPC server hands
+//! them over (read in place, `authz::decode`), against the built-in example world: every Check
+//! answers (allow, deny or a gRPC error) without panicking, bytes prost can decode are always
+//! read (never refused), every answer's bytes decode as a `CheckResponse`, and an allow always
+//! overwrites or removes every identity header, so a client's own copies never pass through.
 #![no_main]
 
 use envoy_types::ext_authz::v3::pb::{CheckRequest, HttpResponse};
@@ -10,10 +11,16 @@ use libfuzzer_sys::fuzz_target;
 use prost::Message;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(request) = CheckRequest::decode(data) else {
-        return;
-    };
-    let Ok(answer) = lattice_authz_fuzz::service().answer(&request) else {
+    let answer = lattice_authz_fuzz::service().answer(data);
+    if CheckRequest::decode(data).is_ok() {
+        if let Err(status) = &answer {
+            assert!(
+                !status.message().contains("cannot decode the CheckRequest"),
+                "bytes prost reads were refused: {status:?}"
+            );
+        }
+    }
+    let Ok(answer) = answer else {
         return;
     };
     let response = answer

@@ -9,6 +9,7 @@ use lattice_authz::test_util::HeaderMode;
 use lattice_authz_fuzz::{LATTICEUSER, NGINX, envoy_request, principal, service, sign};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use prost::Message as _;
 
 /// One edit after the signature change.
 #[derive(Debug, Arbitrary)]
@@ -119,7 +120,7 @@ fuzz_target!(|input: Input| {
         HeaderMode::Raw
     };
     let request = envoy_request(&method, &target, &headers, mode);
-    let Ok(answer) = service().answer(&request) else {
+    let Ok(answer) = service().answer(&request.encode_to_vec()) else {
         return;
     };
     let response = answer
