@@ -42,14 +42,24 @@ const I32: u8 = 5;
 
 /// Why a `CheckRequest`'s bytes cannot be read, and where. Small, so that every read's `Result`
 /// comes back in registers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{fault} (field {field} of {message})")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeError {
     fault: Fault,
     message: Message,
     /// The field being read; 0 while reading a key.
     field: u32,
 }
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.field {
+            0 => write!(f, "{} (in {})", self.fault, self.message),
+            field => write!(f, "{} (field {field} of {})", self.fault, self.message),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
 
 impl DecodeError {
     /// What is wrong.
@@ -98,7 +108,7 @@ enum Message {
     HeaderValue,
     /// An entry of a `map<string, string>`.
     MapEntry,
-    /// A message no decision reads, or a group.
+    /// A message no decision reads: its bytes are skipped, never read.
     Skipped,
 }
 
@@ -809,6 +819,13 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "a field runs past the end of its message (field 1 of CheckRequest)"
+        );
+        let bad_key = len_field(1, &[0x0e]);
+        let mut f = Fields::default();
+        let error = check_request(&bad_key, &mut f).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a field key is invalid (in AttributeContext)"
         );
     }
 
