@@ -6,12 +6,13 @@
 //! Deny is a successful reply with `PERMISSION_DENIED` and a 403 `DeniedHttpResponse` carrying
 //! Lattice's exact text; allow sets the identity headers (removing client-supplied copies);
 //! anything that prevents a decision (no world loaded, deadline passed, bytes that are not a
-//! `CheckRequest`) is a gRPC error so Envoy fails closed — never an allow (ext-authz §1.4, STYLE rule 7).
+//! `CheckRequest`) is a gRPC error so Envoy fails closed — never an allow (ext-authz §1.4, STYLE
+//! rule 7).
 //!
 //! It must not touch: policy semantics or signature maths (those are `lattice` and `sigv4`).
 
 mod convert;
-mod decode;
+pub(crate) mod decode;
 mod grpc;
 mod raw;
 mod wire;
@@ -36,14 +37,6 @@ pub use decode::{DecodeError, Fault};
 pub use grpc::AuthorizationServer;
 pub use raw::{InvalidRawRequest, MAX_RAW_REQUEST_BYTES, RawRequest};
 pub use wire::Answer;
-
-/// Reads `bytes` as the Check reads them and counts the header lines kept (`test_util`).
-#[cfg(feature = "test-util")]
-pub(crate) fn read_header_count(bytes: &[u8]) -> Result<usize, DecodeError> {
-    let mut fields = decode::Fields::default();
-    decode::check_request(bytes, &mut fields)?;
-    Ok(fields.raw.lines.len() + fields.joined.lines.len())
-}
 
 /// Reasons of `decision="error"` and of malformed requests, besides `lattice::Reason`'s.
 pub const ERROR_REASONS: &[&str] = &["not_ready", "deadline_exceeded"];
@@ -163,19 +156,16 @@ impl AuthzService {
             return (Err(status), elapsed);
         };
         let mut fields = decode::Fields::default();
-        match decode::check_request(request, &mut fields) {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::warn!(
-                    message = "Check refused: the CheckRequest cannot be decoded.",
-                    error = %e
-                );
-                let status = tonic::Status::internal(format!(
-                    "lattice-authz cannot decode the CheckRequest: {e}"
-                ));
-                return (Err(status), started.elapsed());
-            }
-        };
+        if let Err(e) = decode::check_request(request, &mut fields) {
+            tracing::warn!(
+                message = "Check refused: the CheckRequest cannot be decoded.",
+                error = %e
+            );
+            let status = tonic::Status::internal(format!(
+                "lattice-authz cannot decode the CheckRequest: {e}"
+            ));
+            return (Err(status), started.elapsed());
+        }
         let view = match RequestView::try_from(&fields) {
             Ok(view) => view,
             Err(invalid) => return self.bad_request(&invalid, started),

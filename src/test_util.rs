@@ -171,14 +171,17 @@ pub fn check_request(
     }
 }
 
-/// Reads an encoded `CheckRequest` the way the Check does (in place, `authz::decode`) and
-/// returns how many header lines it kept: for benches that time the reading alone.
+/// Reads an encoded `CheckRequest` the way the Check does (in place, `authz::decode`): for
+/// benches that time the reading alone.
 ///
 /// # Errors
 ///
 /// If the bytes are not a `CheckRequest`.
-pub fn read_check_request(bytes: &[u8]) -> Result<usize, crate::authz::DecodeError> {
-    crate::authz::read_header_count(bytes)
+pub fn read_check_request(bytes: &[u8]) -> Result<(), crate::authz::DecodeError> {
+    let mut fields = crate::authz::decode::Fields::default();
+    crate::authz::decode::check_request(bytes, &mut fields)?;
+    std::hint::black_box(&fields);
+    Ok(())
 }
 
 /// The size of a generated world (see [`scale_world`]).

@@ -87,8 +87,6 @@ impl<'f, 'a: 'f> TryFrom<&'f Fields<'a>> for RequestView<'f> {
         if !fields.http {
             return Err(InvalidCheckRequest::MissingHttp);
         }
-        let source = fields.source();
-        let destination = fields.destination();
         let raw = fields.raw.sent > 0;
         let (lines, count, header_bytes) = if raw {
             (&fields.raw.lines[..], fields.raw.sent, fields.raw.bytes)
@@ -127,8 +125,8 @@ impl<'f, 'a: 'f> TryFrom<&'f Fields<'a>> for RequestView<'f> {
         if fields.path.len() > MAX_TARGET_BYTES {
             return Err(InvalidCheckRequest::TargetTooLong);
         }
-        let source = ip(source).ok_or(InvalidCheckRequest::MissingSource)??;
-        let destination = ip(destination).and_then(Result::ok);
+        let source = ip(fields.source()).ok_or(InvalidCheckRequest::MissingSource)??;
+        let destination = ip(fields.destination()).and_then(Result::ok);
         let body = if !fields.raw_body.is_empty() {
             Some(fields.raw_body)
         } else if !fields.body.is_empty() {

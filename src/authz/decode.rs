@@ -108,8 +108,6 @@ enum Message {
     HeaderValue,
     /// An entry of a `map<string, string>`.
     MapEntry,
-    /// A message no decision reads: its bytes are skipped, never read.
-    Skipped,
 }
 
 impl std::fmt::Display for Message {
@@ -125,7 +123,6 @@ impl std::fmt::Display for Message {
             Message::HeaderMap => "HeaderMap",
             Message::HeaderValue => "HeaderValue",
             Message::MapEntry => "a map entry",
-            Message::Skipped => "an unread field",
         })
     }
 }
@@ -196,7 +193,7 @@ impl<'a> PeerAddress<'a> {
 
 /// What a decision reads of a `CheckRequest`.
 #[derive(Debug, Default)]
-pub(super) struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     /// Whether `attributes.request.http` is present.
     pub(super) http: bool,
     pub(super) method: &'a str,
@@ -229,7 +226,7 @@ impl<'a> Fields<'a> {
 
 /// Reads `bytes`, an encoded `envoy.service.auth.v3.CheckRequest`, into `fields` (fresh from
 /// `Fields::default()`: they are filled where they lie, not moved).
-pub(super) fn check_request<'a>(
+pub(crate) fn check_request<'a>(
     bytes: &'a [u8],
     fields: &mut Fields<'a>,
 ) -> Result<(), DecodeError> {
@@ -515,7 +512,7 @@ impl<'a> Reader<'a> {
 
     /// A message field no decision reads: its bytes are skipped, not looked into.
     fn unread_message(&mut self, field: u32, wire: u8) -> Result<(), DecodeError> {
-        self.message(field, wire, Message::Skipped).map(drop)
+        self.message(field, wire, self.message).map(drop)
     }
 
     /// A `map<string, string>` entry: key and value default to empty, the last of each wins.
