@@ -416,6 +416,13 @@ impl<'a> Reader<'a> {
             self.bytes = rest;
             return Ok(u64::from(byte));
         }
+        self.long_varint(field)
+    }
+
+    /// A varint of more than one byte (or none): out of line, so that every inlined
+    /// [`Reader::varint`] is a comparison and a branch, and the code of a Check stays small.
+    #[inline(never)]
+    fn long_varint(&mut self, field: u32) -> Result<u64, DecodeError> {
         let mut value = 0u64;
         for (i, &byte) in self.bytes.iter().take(10).enumerate() {
             value |= u64::from(byte & 0x7f) << (7 * i);

@@ -190,8 +190,13 @@ impl<'a> Metadata<'a> {
 // Every field number of the answer is below 16, so every key is one byte.
 
 /// The bytes of the shortest varint holding `value`: one per started group of seven bits.
+/// Lengths in an answer are almost all below 128; those are told by one comparison.
 fn varint_len(value: u64) -> usize {
-    (70 - (value | 1).leading_zeros() as usize) / 7
+    if value < 0x80 {
+        1
+    } else {
+        (70 - value.leading_zeros() as usize) / 7
+    }
 }
 
 /// A length-delimited field with a body of `len` bytes: key, length, body.
