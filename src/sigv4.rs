@@ -860,8 +860,8 @@ impl Verifier {
 
         // Step 6: time.
         let date = date.unwrap_or_default();
-        let request_time =
-            time::parse_iso_basic(&date).ok_or(SigV4Error::InvalidDate(Echo::new(&date)))?;
+        let request_time = time::parse_iso_basic(&date)
+            .ok_or_else(|| SigV4Error::InvalidDate(Echo::new(&date)))?;
         let skew = self.settings.max_skew.as_secs();
         let expires = match params.expires.as_deref() {
             None => None,
