@@ -3,7 +3,12 @@
 //! `scripts/count-instructions` counts under callgrind. Instruction counts do not drift with the machine's load as times do, so two
 //! builds can be compared on a shared machine.
 //!
-//! `cargo run --release --example check_loop -- <rounds> [<case index>]`
+//! With a third argument, every Check runs after the loop has written that many MiB of memory
+//! (which pushes the Check's code and data out of the caches, as the rest of the system does
+//! between two requests of a quiet sidecar), and the median and 90th percentile of those cold
+//! Checks are printed.
+//!
+//! `cargo run --release --example check_loop -- <rounds> [<case index> [<MiB written between>]]`
 
 #![allow(
     missing_docs,
@@ -29,8 +34,10 @@ fn main() -> ExitCode {
         None => default,
     };
     let cases = support::cases();
-    let (Some(rounds), Some(case)) = (number(0, None), number(1, Some(0))) else {
-        eprintln!("usage: check_loop <rounds> [<case index>]");
+    let (Some(rounds), Some(case), Some(cold_mib)) =
+        (number(0, None), number(1, Some(0)), number(2, Some(0)))
+    else {
+        eprintln!("usage: check_loop <rounds> [<case index> [<MiB written between Checks>]]");
         return ExitCode::FAILURE;
     };
     let Some((name, request, status)) = cases.get(case) else {
@@ -46,6 +53,9 @@ fn main() -> ExitCode {
         }
     }
     let bytes = request.encode_to_vec();
+    if cold_mib > 0 {
+        return cold(name, &service, &bytes, rounds, cold_mib);
+    }
     for _ in 0..rounds {
         if black_box(service.answer(black_box(&bytes))).is_err() {
             eprintln!("{name}: a Check failed");
@@ -68,4 +78,37 @@ fn last_check(
     bytes: &[u8],
 ) -> Result<(), tonic::Status> {
     black_box(service.answer(black_box(bytes))).map(drop)
+}
+
+/// `rounds` Checks, each timed alone after writing `mib` MiB.
+fn cold(
+    name: &str,
+    service: &lattice_authz::authz::AuthzService,
+    bytes: &[u8],
+    rounds: usize,
+    mib: usize,
+) -> ExitCode {
+    let mut junk = vec![0u64; mib << 17];
+    let mut times = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        for (i, word) in junk.iter_mut().enumerate() {
+            *word = word.wrapping_add((i ^ round) as u64);
+        }
+        black_box(&junk);
+        let started = std::time::Instant::now();
+        let answer = black_box(service.answer(black_box(bytes)));
+        times.push(started.elapsed());
+        if answer.is_err() {
+            eprintln!("{name}: a Check failed");
+            return ExitCode::FAILURE;
+        }
+    }
+    times.sort_unstable();
+    let at = |q: usize| times.get(rounds * q / 100).copied().unwrap_or_default();
+    eprintln!(
+        "{name}: {rounds} Checks, each after writing {mib} MiB: median {:.2} µs, p90 {:.2} µs",
+        at(50).as_secs_f64() * 1e6,
+        at(90).as_secs_f64() * 1e6,
+    );
+    ExitCode::SUCCESS
 }
