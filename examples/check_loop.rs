@@ -6,9 +6,16 @@
 //! With a third argument, every Check runs after the loop has written that many MiB of memory
 //! (which pushes the Check's code and data out of the caches, as the rest of the system does
 //! between two requests of a quiet sidecar), and the median and 90th percentile of those cold
-//! Checks are printed.
+//! Checks are printed. With a fourth, the Checks go round that many copies of the service, each
+//! with its own world, metrics and request bytes: with `0` MiB written, every Check then finds its
+//! data out of the caches while its code, the same for all, stays in them, which tells what the
+//! data of a cold Check costs from what its code costs.
 //!
-//! `cargo run --release --example check_loop -- <rounds> [<case index> [<MiB written between>]]`
+//! With `CHECK_LOOP_MARKER=1` set, the address of a byte read just before and just after the last
+//! Check is printed, so that a trace of memory accesses (valgrind's lackey, as
+//! `scripts/count-instructions` uses it) can find that Check in it.
+//!
+//! `cargo run --release --example check_loop -- <rounds> [<case> [<MiB between> [<services>]]]`
 
 #![allow(
     missing_docs,
@@ -18,6 +25,7 @@
 
 use std::hint::black_box;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use prost::Message as _;
 
@@ -27,6 +35,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "../benches/support/check.rs"]
 mod support;
 
+/// Read just before and just after the last Check: marks it in a trace of memory accesses.
+static MARKER: AtomicU8 = AtomicU8::new(0);
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = |i: usize, default: Option<usize>| match args.get(i) {
@@ -34,10 +45,15 @@ fn main() -> ExitCode {
         None => default,
     };
     let cases = support::cases();
-    let (Some(rounds), Some(case), Some(cold_mib)) =
-        (number(0, None), number(1, Some(0)), number(2, Some(0)))
-    else {
-        eprintln!("usage: check_loop <rounds> [<case index> [<MiB written between Checks>]]");
+    let (Some(rounds), Some(case), Some(cold_mib), Some(services @ 1..)) = (
+        number(0, None),
+        number(1, Some(0)),
+        number(2, Some(0)),
+        number(3, Some(1)),
+    ) else {
+        eprintln!(
+            "usage: check_loop <rounds> [<case index> [<MiB written between Checks> [<services>]]]"
+        );
         return ExitCode::FAILURE;
     };
     let Some((name, request, status)) = cases.get(case) else {
@@ -53,8 +69,16 @@ fn main() -> ExitCode {
         }
     }
     let bytes = request.encode_to_vec();
-    if cold_mib > 0 {
-        return cold(name, &service, &bytes, rounds, cold_mib);
+    if cold_mib > 0 || services > 1 {
+        // Each copy answers once before the timed Checks, as a running sidecar has answered
+        // before: its signing-key cache holds the key.
+        let mut copies = vec![(service, bytes)];
+        copies.extend((1..services).map(|_| (support::service(), request.encode_to_vec())));
+        if copies.iter().any(|(s, b)| s.answer(b).is_err()) {
+            eprintln!("{name}: a Check failed");
+            return ExitCode::FAILURE;
+        }
+        return cold(name, &copies, rounds, cold_mib);
     }
     for _ in 0..rounds {
         if black_box(service.answer(black_box(&bytes))).is_err() {
@@ -64,11 +88,17 @@ fn main() -> ExitCode {
     }
     // One more, through a function of its own, so that callgrind can collect a single warm
     // Check (`scripts/count-instructions` counts the code it touches).
-    if last_check(&service, &bytes).is_err() {
+    black_box(MARKER.load(Ordering::Relaxed));
+    let last = last_check(&service, &bytes);
+    black_box(MARKER.load(Ordering::Relaxed));
+    if last.is_err() {
         eprintln!("{name}: a Check failed");
         return ExitCode::FAILURE;
     }
     eprintln!("{name}: {rounds} Checks");
+    if std::env::var_os("CHECK_LOOP_MARKER").is_some() {
+        eprintln!("marker: {:p}", &raw const MARKER);
+    }
     ExitCode::SUCCESS
 }
 
@@ -80,17 +110,16 @@ fn last_check(
     black_box(service.answer(black_box(bytes))).map(drop)
 }
 
-/// `rounds` Checks, each timed alone after writing `mib` MiB.
+/// `rounds` Checks, each timed alone after writing `mib` MiB, going round the `copies`.
 fn cold(
     name: &str,
-    service: &lattice_authz::authz::AuthzService,
-    bytes: &[u8],
+    copies: &[(lattice_authz::authz::AuthzService, Vec<u8>)],
     rounds: usize,
     mib: usize,
 ) -> ExitCode {
     let mut junk = vec![0u64; mib << 17];
     let mut times = Vec::with_capacity(rounds);
-    for round in 0..rounds {
+    for (round, (service, bytes)) in (0..rounds).zip(copies.iter().cycle()) {
         for (i, word) in junk.iter_mut().enumerate() {
             *word = word.wrapping_add((i ^ round) as u64);
         }
@@ -106,7 +135,9 @@ fn cold(
     times.sort_unstable();
     let at = |q: usize| times.get(rounds * q / 100).copied().unwrap_or_default();
     eprintln!(
-        "{name}: {rounds} Checks, each after writing {mib} MiB: median {:.2} µs, p90 {:.2} µs",
+        "{name}: {rounds} Checks over {} services, each after writing {mib} MiB: median {:.2} µs, \
+         p90 {:.2} µs",
+        copies.len(),
         at(50).as_secs_f64() * 1e6,
         at(90).as_secs_f64() * 1e6,
     );
