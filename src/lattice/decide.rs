@@ -367,6 +367,8 @@ pub struct Route<'w> {
     pub vpc: &'w Vpc,
     /// The VPC endpoint, when the request comes through one.
     pub endpoint: Option<&'w VpcEndpoint>,
+    /// The listener port the client addressed ([`Request::port`], read once per request).
+    pub port: u16,
     target_header: &'w Arc<str>,
 }
 
@@ -734,8 +736,8 @@ impl World {
                 failure,
             )));
         };
+        let port = request.port();
         if !security_groups.is_empty() {
-            let port = request.port();
             let admitted = security_groups
                 .iter()
                 .filter_map(|g| self.security_groups.get(*g))
@@ -766,6 +768,7 @@ impl World {
             network,
             vpc,
             endpoint,
+            port,
             target_header,
         })
     }
@@ -829,12 +832,12 @@ impl World {
             path: request.path(),
             query: request.query(),
             grpc: request.is_grpc(),
-            port: request.port(),
+            port: route.port,
             now_secs,
         };
         let resource_buffer;
         let resource: &str = {
-            resource_buffer = [&*route.service.arn, request.path()].concat();
+            resource_buffer = [&*route.service.arn, context.path].concat();
             &resource_buffer
         };
         let principal = match auth.caller {
