@@ -1,7 +1,7 @@
 //! Runs one case of the whole-Check benches (`benches/check.rs`) a given number of times and
 //! nothing else, on the sidecar's allocator, then once more through `last_check`: what
-//! `scripts/count-instructions` counts under callgrind. Instruction counts do not drift with the machine's load as times do, so two
-//! builds can be compared on a shared machine.
+//! `scripts/count-instructions` counts under callgrind. Instruction counts do not drift with the
+//! machine's load as times do, so two builds can be compared on a shared machine.
 //!
 //! With a third argument, every Check runs after the loop has written that many MiB of memory
 //! (which pushes the Check's code and data out of the caches, as the rest of the system does
