@@ -6,8 +6,13 @@
 //! anonymous one. The frame is what h2load posts: a zero byte, the big-endian length, the
 //! protobuf.
 //!
+//! With `--answer`, it writes lattice-authz's answer to the signed request instead: the
+//! `CheckResponse`'s protobuf bytes (an allow with the identity headers), which
+//! `null_authz --answer` sends back to every call.
+//!
 //! `cargo run --release --example load_request -- signed check.bin`
 //! `cargo run --release --example load_request -- --headers signed headers.txt`
+//! `cargo run --release --example load_request -- --answer signed answer.bin`
 
 #![allow(
     missing_docs,
@@ -21,18 +26,25 @@ use std::time::SystemTime;
 use lattice_authz::test_util::{HeaderMode, check_request, sign_lattice};
 use prost::Message;
 
+#[path = "../benches/support/check.rs"]
+mod support;
+
 const NGINX: &str = "nginx-08c822987a0b6ab7d.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let header_lines = args.first().is_some_and(|a| a == "--headers");
-    if header_lines {
+    let answer = args.first().is_some_and(|a| a == "--answer");
+    if header_lines || answer {
         args.remove(0);
     }
     let [case, out] = args.as_slice() else {
-        eprintln!("usage: load_request [--headers] signed|anonymous OUTPUT");
+        eprintln!("usage: load_request [--headers|--answer] signed|anonymous OUTPUT");
         return ExitCode::from(64);
     };
+    if answer {
+        return write_answer(case, out);
+    }
     // h2load sends its own `accept`; a second, signed one would make a different canonical line.
     let base = [("user-agent", "h2load")];
     let headers = match case.as_str() {
@@ -94,6 +106,36 @@ fn main() -> ExitCode {
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(&body);
     match std::fs::write(out, framed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("load_request: cannot write {out}: {e}");
+            ExitCode::from(73)
+        }
+    }
+}
+
+/// Writes lattice-authz's answer to the signed benchmark request, as the built-in example world
+/// answers it (an allow; its headers depend neither on the signing time nor on `user-agent`).
+fn write_answer(case: &str, out: &str) -> ExitCode {
+    if case != "signed" {
+        eprintln!("load_request: --answer writes the allow of the signed request, not {case:?}");
+        return ExitCode::from(64);
+    }
+    let [(_, request, _), ..] = support::cases();
+    let answer = match support::service().answer(&request.encode_to_vec()) {
+        Ok(answer)
+            if answer
+                .to_message()
+                .is_ok_and(|m| support::status(&m) == 200) =>
+        {
+            answer
+        }
+        other => {
+            eprintln!("load_request: lattice-authz did not allow the request: {other:?}");
+            return ExitCode::from(70);
+        }
+    };
+    match std::fs::write(out, answer.as_bytes()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("load_request: cannot write {out}: {e}");

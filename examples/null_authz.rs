@@ -8,7 +8,12 @@
 //!   transport when it may use one CPU (one gRPC worker, see `src/app/workers.rs`), so that the
 //!   difference between the two is lattice-authz's own work.
 //!
-//! `cargo run --release --example null_authz -- 127.0.0.1:50061 [--single-loop]`
+//! By default it answers an empty allow. With `--answer FILE` it answers every call with the
+//! `CheckResponse` whose protobuf bytes the file holds (`load_request --answer` writes
+//! lattice-authz's own allow of the benchmark request), so that Envoy does the same work with
+//! both answers and a comparison sees only the authorizers' own work.
+//!
+//! `cargo run --release --example null_authz -- 127.0.0.1:50061 [--single-loop] [--answer FILE]`
 
 #![allow(
     missing_docs,
@@ -23,10 +28,22 @@ use envoy_types::ext_authz::v3::pb::{
     Authorization, AuthorizationServer, CheckRequest, CheckResponse, HttpResponse, OkHttpResponse,
 };
 use envoy_types::pb::google::rpc;
+use prost::Message as _;
 use tokio_stream::StreamExt;
 
-#[derive(Debug, Default)]
-struct AllowAll;
+/// Allows every call with a fixed answer.
+#[derive(Debug)]
+struct AllowAll(CheckResponse);
+
+impl Default for AllowAll {
+    fn default() -> Self {
+        Self(CheckResponse {
+            status: Some(rpc::Status::default()),
+            http_response: Some(HttpResponse::OkResponse(OkHttpResponse::default())),
+            dynamic_metadata: None,
+        })
+    }
+}
 
 #[tonic::async_trait]
 impl Authorization for AllowAll {
@@ -34,25 +51,41 @@ impl Authorization for AllowAll {
         &self,
         _request: tonic::Request<CheckRequest>,
     ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
-        Ok(tonic::Response::new(CheckResponse {
-            status: Some(rpc::Status::default()),
-            http_response: Some(HttpResponse::OkResponse(OkHttpResponse::default())),
-            dynamic_metadata: None,
-        }))
+        Ok(tonic::Response::new(self.0.clone()))
     }
 }
 
 fn main() -> ExitCode {
+    const USAGE: &str = "usage: null_authz ADDRESS:PORT [--single-loop] [--answer FILE]";
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (addr, single_loop) = match args.as_slice() {
-        [addr] => (addr.parse::<SocketAddr>().ok(), false),
-        [addr, flag] if flag == "--single-loop" => (addr.parse::<SocketAddr>().ok(), true),
-        _ => (None, false),
-    };
-    let Some(addr) = addr else {
-        eprintln!("usage: null_authz ADDRESS:PORT [--single-loop]");
+    let Some(addr) = args.first().and_then(|a| a.parse::<SocketAddr>().ok()) else {
+        eprintln!("{USAGE}");
         return ExitCode::from(64);
     };
+    let (mut single_loop, mut answer) = (false, AllowAll::default());
+    let mut flags = args.iter().skip(1);
+    while let Some(flag) = flags.next() {
+        match flag.as_str() {
+            "--single-loop" => single_loop = true,
+            "--answer" => {
+                let Some(path) = flags.next() else {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(64);
+                };
+                match read_answer(path) {
+                    Ok(fixed) => answer = AllowAll(fixed),
+                    Err(e) => {
+                        eprintln!("null_authz: {path}: {e}");
+                        return ExitCode::from(66);
+                    }
+                }
+            }
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(64);
+            }
+        }
+    }
     let mut builder = if single_loop {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -76,7 +109,7 @@ fn main() -> ExitCode {
             let _ = tokio::signal::ctrl_c().await;
         };
         tonic::transport::Server::builder()
-            .add_service(AuthorizationServer::new(AllowAll))
+            .add_service(AuthorizationServer::new(answer))
             .serve_with_incoming_shutdown(incoming, stop)
             .await
             .map_err(std::io::Error::other)
@@ -87,5 +120,15 @@ fn main() -> ExitCode {
             eprintln!("null_authz: {e}");
             ExitCode::from(69)
         }
+    }
+}
+
+/// The `CheckResponse` in `path`: its protobuf bytes, as `load_request --answer` writes them.
+fn read_answer(path: &str) -> Result<CheckResponse, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let answer = CheckResponse::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
+    match &answer.http_response {
+        Some(HttpResponse::OkResponse(_)) => Ok(answer),
+        _ => Err("not an allow (no ok_response)".to_owned()),
     }
 }
