@@ -7,7 +7,8 @@
 //! protobuf.
 //!
 //! With `--answer`, it writes lattice-authz's answer to the signed request instead: the
-//! `CheckResponse`'s protobuf bytes (an allow with the identity headers), which
+//! `CheckResponse`'s protobuf bytes (an allow with the identity headers and the dynamic
+//! metadata; `signed:headers` or `signed:metadata` keeps one of the two), which
 //! `null_authz --answer` sends back to every call.
 //!
 //! `cargo run --release --example load_request -- signed check.bin`
@@ -23,6 +24,7 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use envoy_types::ext_authz::v3::pb::HttpResponse;
 use lattice_authz::test_util::{HeaderMode, check_request, sign_lattice};
 use prost::Message;
 
@@ -116,26 +118,42 @@ fn main() -> ExitCode {
 
 /// Writes lattice-authz's answer to the signed benchmark request, as the built-in example world
 /// answers it (an allow; its headers depend neither on the signing time nor on `user-agent`).
+/// `signed:headers` keeps only its identity headers, `signed:metadata` only its dynamic metadata,
+/// to tell what each costs Envoy.
 fn write_answer(case: &str, out: &str) -> ExitCode {
-    if case != "signed" {
-        eprintln!("load_request: --answer writes the allow of the signed request, not {case:?}");
-        return ExitCode::from(64);
-    }
-    let [(_, request, _), ..] = support::cases();
-    let answer = match support::service().answer(&request.encode_to_vec()) {
-        Ok(answer)
-            if answer
-                .to_message()
-                .is_ok_and(|m| support::status(&m) == 200) =>
-        {
-            answer
-        }
+    let (keep_headers, keep_metadata) = match case {
+        "signed" => (true, true),
+        "signed:headers" => (true, false),
+        "signed:metadata" => (false, true),
         other => {
-            eprintln!("load_request: lattice-authz did not allow the request: {other:?}");
+            eprintln!(
+                "load_request: --answer writes the allow of the signed request (signed, \
+                 signed:headers or signed:metadata), not {other:?}"
+            );
+            return ExitCode::from(64);
+        }
+    };
+    let [(_, request, _), ..] = support::cases();
+    let mut answer = match support::service().answer(&request.encode_to_vec()) {
+        Ok(answer) => match answer.to_message() {
+            Ok(message) if support::status(&message) == 200 => message,
+            other => {
+                eprintln!("load_request: lattice-authz did not allow the request: {other:?}");
+                return ExitCode::from(70);
+            }
+        },
+        Err(status) => {
+            eprintln!("load_request: lattice-authz did not answer: {status}");
             return ExitCode::from(70);
         }
     };
-    match std::fs::write(out, answer.as_bytes()) {
+    if !keep_metadata {
+        answer.dynamic_metadata = None;
+    }
+    if let (false, Some(HttpResponse::OkResponse(ok))) = (keep_headers, &mut answer.http_response) {
+        ok.headers.clear();
+    }
+    match std::fs::write(out, answer.encode_to_vec()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("load_request: cannot write {out}: {e}");

@@ -30,7 +30,8 @@ def build(name):
     cargo = ["cargo", "build", "--quiet", "--release", "--locked"]
     subprocess.run(cargo + ["--bin", "lattice-authz"], cwd=ROOT, check=True)
     subprocess.run(
-        cargo + ["--example", "null_authz", "--example", "load_request"], cwd=ROOT, check=True
+        cargo + ["--example", "null_authz", "--example", "load_request",
+                 "--example", "serial_pairs"], cwd=ROOT, check=True
     )
     target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
     release = (target if target.is_absolute() else ROOT / target) / "release"
@@ -38,6 +39,7 @@ def build(name):
         "sidecar": release / "lattice-authz",
         "null": release / "examples" / "null_authz",
         "request": release / "examples" / "load_request",
+        "pairs": release / "examples" / "serial_pairs",
     }
 
 
