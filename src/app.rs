@@ -139,7 +139,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         clock.clone(),
         settings.log_allows,
         settings.check_timeout,
-    );
+    )
+    .with_dynamic_metadata(settings.dynamic_metadata);
     let diagnostics = DiagnosticsService::new(store.clone(), metrics.clone(), clock.clone());
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)

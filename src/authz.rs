@@ -82,6 +82,8 @@ pub struct AuthzService {
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     log_allows: bool,
+    /// Whether answers carry the decision as dynamic metadata (`dynamic_metadata`).
+    dynamic_metadata: bool,
     deadline: Duration,
     /// Where decision lines go without `tracing` (the JSON log format), if installed.
     direct_log: Option<crate::logging::Stdout>,
@@ -105,9 +107,20 @@ impl AuthzService {
             metrics,
             clock,
             log_allows,
+            dynamic_metadata: true,
             deadline,
             direct_log: crate::logging::direct(),
         }
+    }
+
+    /// Whether answers carry the decision (`decision_id`, `decision`, `reason`, `layer`,
+    /// `principal`) as Envoy dynamic metadata, for Envoy's access log. On by default; without it
+    /// Envoy has less to take in with every answer (about 8 µs per request through a real
+    /// Envoy, README).
+    #[must_use]
+    pub fn with_dynamic_metadata(mut self, on: bool) -> Self {
+        self.dynamic_metadata = on;
+        self
     }
 
     /// Decides one `CheckRequest`, given as the protobuf bytes the gRPC server received: the whole
@@ -220,7 +233,7 @@ impl AuthzService {
         }
         let mut id_text = uuid::Uuid::encode_buffer();
         let decision_id = new_decision_id(&mut id_text);
-        let response = render(&decision, decision_id);
+        let response = render(&decision, decision_id, self.dynamic_metadata);
         let elapsed = started.elapsed();
         let label = match decision.effect {
             Effect::Allow => DecisionLabel::Allow,
@@ -253,15 +266,14 @@ impl AuthzService {
             error = %invalid,
             decision_id,
         );
-        let response = denied(
-            403,
-            "AccessDeniedException",
-            &body,
-            BAD_REQUEST,
+        let metadata = self.dynamic_metadata.then_some(wire::Metadata {
             decision_id,
-            "request",
-            "anonymous",
-        );
+            decision: "deny",
+            reason: BAD_REQUEST,
+            layer: "request",
+            principal: "anonymous",
+        });
+        let response = denied(403, "AccessDeniedException", &body, BAD_REQUEST, metadata);
         (Ok(response), elapsed)
     }
 
@@ -346,9 +358,7 @@ fn denied(
     exception: &str,
     body: &str,
     reason: &str,
-    id: &str,
-    layer: &str,
-    principal: &str,
+    metadata: Option<wire::Metadata<'_>>,
 ) -> Answer {
     wire::Response {
         status: wire::Status {
@@ -363,29 +373,31 @@ fn denied(
             ],
             body,
         },
-        metadata: wire::Metadata {
-            decision_id: id,
-            decision: "deny",
-            reason,
-            layer,
-            principal,
-        },
+        metadata,
     }
     .encode()
 }
 
-/// Renders a decision as Envoy's `CheckResponse`, encoded.
-pub fn render(decision: &Decision<'_>, id: &str) -> Answer {
-    let principal = decision.caller.name();
+/// Renders a decision as Envoy's `CheckResponse`, encoded, with the decision as dynamic metadata
+/// if `dynamic_metadata`.
+pub fn render(decision: &Decision<'_>, id: &str, dynamic_metadata: bool) -> Answer {
+    let metadata = dynamic_metadata.then(|| wire::Metadata {
+        decision_id: id,
+        decision: match decision.effect {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        },
+        reason: decision.reason.as_str(),
+        layer: decision.layer.as_str(),
+        principal: decision.caller.name(),
+    });
     match decision.effect {
         Effect::Deny => denied(
             decision.status(),
             decision.exception().unwrap_or("AccessDeniedException"),
             &decision.body().unwrap_or_default(),
             decision.reason.as_str(),
-            id,
-            decision.layer.as_str(),
-            principal,
+            metadata,
         ),
         Effect::Allow => {
             let set = decision.identity_headers();
@@ -407,13 +419,7 @@ pub fn render(decision: &Decision<'_>, id: &str) -> Answer {
                     set: &set,
                     remove: &remove,
                 },
-                metadata: wire::Metadata {
-                    decision_id: id,
-                    decision: "allow",
-                    reason: decision.reason.as_str(),
-                    layer: decision.layer.as_str(),
-                    principal,
-                },
+                metadata,
             }
             .encode()
         }

@@ -67,6 +67,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Log allowed decisions too (denies are always logged).
     pub log_allows: bool,
+    /// Answers carry the decision as Envoy dynamic metadata (for Envoy's access log).
+    pub dynamic_metadata: bool,
     /// How often the world is checked for changes.
     pub reload_interval: Duration,
     /// Allowed clock skew of signed requests, either way.
@@ -109,6 +111,7 @@ impl Default for Settings {
             log_level: "info".to_owned(),
             log_format: LogFormat::Json,
             log_allows: true,
+            dynamic_metadata: true,
             reload_interval: Duration::from_millis(1000),
             max_skew: Duration::from_secs(300),
             query_auth: false,
@@ -138,6 +141,7 @@ pub struct RawSettings {
     log_level: Option<String>,
     log_format: Option<String>,
     log_allows: Option<bool>,
+    dynamic_metadata: Option<bool>,
     reload_interval_ms: Option<u64>,
     max_skew_secs: Option<u64>,
     query_auth: Option<bool>,
@@ -184,6 +188,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("LOG_LEVEL", "log filter"),
     ("LOG_FORMAT", "json or text"),
     ("LOG_ALLOWS", "log allowed decisions too"),
+    (
+        "DYNAMIC_METADATA",
+        "answers carry the decision as dynamic metadata",
+    ),
     ("RELOAD_INTERVAL_MS", "world change polling interval"),
     ("MAX_SKEW_SECS", "allowed clock skew"),
     ("QUERY_AUTH", "accept presigned query auth"),
@@ -233,6 +241,7 @@ impl RawSettings {
             }
         };
         bool_var("LOG_ALLOWS", &mut self.log_allows);
+        bool_var("DYNAMIC_METADATA", &mut self.dynamic_metadata);
         bool_var("QUERY_AUTH", &mut self.query_auth);
         bool_var(
             "SINGLE_ENCODING_FALLBACK",
@@ -421,6 +430,7 @@ impl Settings {
             log_level,
             log_format,
             log_allows: raw.log_allows.unwrap_or(d.log_allows),
+            dynamic_metadata: raw.dynamic_metadata.unwrap_or(d.dynamic_metadata),
             reload_interval,
             max_skew,
             query_auth: raw.query_auth.unwrap_or(d.query_auth),
@@ -485,6 +495,36 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:3");
         assert_eq!(s.max_skew, Duration::from_secs(900));
         assert!(!s.log_allows);
+    }
+
+    #[test]
+    fn dynamic_metadata_is_on_unless_turned_off() {
+        let s = Settings::resolve(None, &env(&[]), &Flags::default()).unwrap();
+        assert!(s.dynamic_metadata);
+        let file = RawSettings::from_text("dynamic_metadata: false\n").unwrap();
+        let s = Settings::resolve(Some(file), &env(&[]), &Flags::default()).unwrap();
+        assert!(!s.dynamic_metadata);
+        // The environment overrides the file, either way.
+        let file = RawSettings::from_text("dynamic_metadata: false\n").unwrap();
+        let e = env(&[("LATTICE_AUTHZ_DYNAMIC_METADATA", "true")]);
+        assert!(
+            Settings::resolve(Some(file), &e, &Flags::default())
+                .unwrap()
+                .dynamic_metadata
+        );
+        let e = env(&[("LATTICE_AUTHZ_DYNAMIC_METADATA", "no")]);
+        assert!(
+            !Settings::resolve(None, &e, &Flags::default())
+                .unwrap()
+                .dynamic_metadata
+        );
+        let e = env(&[("LATTICE_AUTHZ_DYNAMIC_METADATA", "off")]);
+        assert_eq!(
+            Settings::resolve(None, &e, &Flags::default())
+                .unwrap_err()
+                .0,
+            vec!["LATTICE_AUTHZ_DYNAMIC_METADATA: `off` is not true or false"]
+        );
     }
 
     #[test]

@@ -82,14 +82,16 @@ pub(super) enum Http<'a> {
 pub(super) struct Response<'a> {
     pub(super) status: Status<'a>,
     pub(super) http: Http<'a>,
-    pub(super) metadata: Metadata<'a>,
+    /// Left out when the operator turned the dynamic metadata off (`dynamic_metadata: false`).
+    pub(super) metadata: Option<Metadata<'a>>,
 }
 
 impl Response<'_> {
     /// `CheckResponse { status = 1, denied_response = 2 | ok_response = 3, dynamic_metadata = 4 }`.
     pub(super) fn encode(&self) -> Answer {
         let (status, http, metadata) = (self.status_len(), self.http_len(), self.metadata_len());
-        let mut out = Vec::with_capacity(framed(status) + framed(http) + framed(metadata));
+        let mut out =
+            Vec::with_capacity(framed(status) + framed(http) + metadata.map_or(0, framed));
         put_len(&mut out, 1, status);
         put_int32(&mut out, 1, self.status.code as i32);
         put_string(&mut out, 2, self.status.message);
@@ -119,8 +121,11 @@ impl Response<'_> {
                 }
             }
         }
-        put_len(&mut out, 4, metadata);
-        for (key, value) in self.metadata.entries() {
+        let (Some(metadata), Some(len)) = (&self.metadata, metadata) else {
+            return Answer(out);
+        };
+        put_len(&mut out, 4, len);
+        for (key, value) in metadata.entries() {
             // A `map<string, Value>` entry `{ key = 1, value = 2 }`; the value is a
             // `google.protobuf.Value` whose `string_value = 3` is a oneof member, present even
             // when empty.
@@ -135,7 +140,7 @@ impl Response<'_> {
     /// The answer's exact length: the buffer is allocated once and never grows.
     #[cfg(test)]
     fn encoded_len(&self) -> usize {
-        framed(self.status_len()) + framed(self.http_len()) + framed(self.metadata_len())
+        framed(self.status_len()) + framed(self.http_len()) + self.metadata_len().map_or(0, framed)
     }
 
     /// The body of `google.rpc.Status { code = 1, message = 2 }`.
@@ -162,13 +167,16 @@ impl Response<'_> {
         }
     }
 
-    /// The body of `google.protobuf.Struct { fields = 1 }`.
-    fn metadata_len(&self) -> usize {
-        self.metadata
-            .entries()
-            .iter()
-            .map(|(key, value)| framed(entry_len(key, value)))
-            .sum()
+    /// The body of `google.protobuf.Struct { fields = 1 }`, if the answer carries one.
+    fn metadata_len(&self) -> Option<usize> {
+        let metadata = self.metadata.as_ref()?;
+        Some(
+            metadata
+                .entries()
+                .iter()
+                .map(|(key, value)| framed(entry_len(key, value)))
+                .sum(),
+        )
     }
 }
 
@@ -324,22 +332,23 @@ mod tests {
             append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
             ..HeaderValueOption::default()
         };
-        let m = &response.metadata;
-        let fields = [
-            ("decision_id", m.decision_id),
-            ("decision", m.decision),
-            ("reason", m.reason),
-            ("layer", m.layer),
-            ("principal", m.principal),
-        ]
-        .into_iter()
-        .map(|(k, v)| {
-            let value = Value {
-                kind: Some(Kind::StringValue(v.to_owned())),
-            };
-            (k.to_owned(), value)
-        })
-        .collect();
+        let metadata = response.metadata.as_ref().map(|m| Struct {
+            fields: [
+                ("decision_id", m.decision_id),
+                ("decision", m.decision),
+                ("reason", m.reason),
+                ("layer", m.layer),
+                ("principal", m.principal),
+            ]
+            .into_iter()
+            .map(|(k, v)| {
+                let value = Value {
+                    kind: Some(Kind::StringValue(v.to_owned())),
+                };
+                (k.to_owned(), value)
+            })
+            .collect(),
+        });
         let http = match &response.http {
             Http::Ok { set, remove } => HttpResponse::OkResponse(OkHttpResponse {
                 headers: set.iter().map(header).collect(),
@@ -364,7 +373,7 @@ mod tests {
                 message: response.status.message.to_owned(),
                 details: Vec::new(),
             }),
-            dynamic_metadata: Some(Struct { fields }),
+            dynamic_metadata: metadata,
             http_response: Some(http),
         }
     }
@@ -406,13 +415,13 @@ mod tests {
                 set: &set,
                 remove: &remove,
             },
-            metadata: Metadata {
+            metadata: Some(Metadata {
                 decision_id: ID,
                 decision: "allow",
                 reason: "allowed",
                 layer: "service_policy",
                 principal: "arn:aws:iam::111122223333:user/latticeuser",
-            },
+            }),
         };
         assert_matches_prost(&response);
         // An OK status is an empty `google.rpc.Status`: present, with nothing in it.
@@ -420,6 +429,20 @@ mod tests {
             response.encode().as_bytes().get(..2),
             Some(&[0x0a, 0x00][..])
         );
+        // Without the metadata the answer is the same bytes up to where the metadata began.
+        let full = response.encode();
+        let bare = Response {
+            metadata: None,
+            ..response
+        };
+        assert_matches_prost(&bare);
+        let bare = bare.encode();
+        assert_eq!(bare.to_message().map(|m| m.dynamic_metadata), Ok(None));
+        assert_eq!(
+            full.as_bytes().get(..bare.as_bytes().len()),
+            Some(bare.as_bytes())
+        );
+        assert_eq!(full.as_bytes().get(bare.as_bytes().len()), Some(&0x22));
     }
 
     #[test]
@@ -440,13 +463,13 @@ mod tests {
                        111122223333:service/svc-0123/ because no service-based policy allows \
                        the vpc-lattice-svcs:Invoke action",
             },
-            metadata: Metadata {
+            metadata: Some(Metadata {
                 decision_id: ID,
                 decision: "deny",
                 reason: "no_service_allow",
                 layer: "service_policy",
                 principal: "anonymous",
-            },
+            }),
         };
         assert_matches_prost(&response);
     }
@@ -489,6 +512,7 @@ mod tests {
             values in proptest::collection::vec((text(), text()), 0..6),
             remove in proptest::collection::vec(text(), 0..6),
             meta in proptest::collection::vec(text(), 5),
+            with_metadata in any::<bool>(),
         ) {
             let set: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let remove: Vec<&str> = remove.iter().map(String::as_str).collect();
@@ -496,7 +520,7 @@ mod tests {
             assert_matches_prost(&Response {
                 status: Status { code: tonic::Code::Ok, message: "" },
                 http: Http::Ok { set: &set, remove: &remove },
-                metadata: Metadata { decision_id: id, decision, reason, layer, principal },
+                metadata: with_metadata.then_some(Metadata { decision_id: id, decision, reason, layer, principal }),
             });
         }
 
@@ -508,13 +532,14 @@ mod tests {
             headers in proptest::collection::vec(text(), 4),
             body in text(),
             meta in proptest::collection::vec(text(), 5),
+            with_metadata in any::<bool>(),
         ) {
             let [k1, v1, k2, v2] = [0, 1, 2, 3].map(|i| headers.get(i).map_or("", String::as_str));
             let [id, decision, reason, layer, principal] = [0, 1, 2, 3, 4].map(|i| meta.get(i).map_or("", String::as_str));
             assert_matches_prost(&Response {
                 status: Status { code: tonic::Code::from(code), message: &message },
                 http: Http::Denied { status, headers: [(k1, v1), (k2, v2)], body: &body },
-                metadata: Metadata { decision_id: id, decision, reason, layer, principal },
+                metadata: with_metadata.then_some(Metadata { decision_id: id, decision, reason, layer, principal }),
             });
         }
     }

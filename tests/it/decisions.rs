@@ -87,8 +87,9 @@ fn assert_expected(name: &str, got: &Summary, expect: &Expect, body: Option<&Str
     }
 }
 
-#[test]
-fn example_world_rows() {
+/// The example world's rows (`tests/data/decisions/example_world.yaml`), each with the header
+/// lines of its request.
+fn example_rows() -> Vec<(ExampleCase, Vec<(String, String)>)> {
     let text = std::fs::read_to_string("tests/data/decisions/example_world.yaml").unwrap();
     #[derive(Deserialize)]
     struct File {
@@ -96,20 +97,30 @@ fn example_world_rows() {
     }
     let file: File = serde_saphyr::from_str(&text).unwrap();
     assert_eq!(file.cases.len(), 8);
+    file.cases
+        .into_iter()
+        .map(|case| {
+            let extra: Vec<(&str, &str)> = case
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let mut headers = match creds(&case.caller) {
+                None => support::unsigned(&case.host, &extra),
+                Some(c) => support::signed(&case.method, &case.host, &case.path, &extra, c),
+            };
+            if case.tamper.as_deref() == Some("signature") {
+                tamper_signature(&mut headers);
+            }
+            (case, headers)
+        })
+        .collect()
+}
+
+#[test]
+fn example_world_rows() {
     let harness = Harness::example();
-    for case in &file.cases {
-        let extra: Vec<(&str, &str)> = case
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let mut headers = match creds(&case.caller) {
-            None => support::unsigned(&case.host, &extra),
-            Some(c) => support::signed(&case.method, &case.host, &case.path, &extra, c),
-        };
-        if case.tamper.as_deref() == Some("signature") {
-            tamper_signature(&mut headers);
-        }
+    for (case, headers) in example_rows() {
         for mode in [HeaderMode::Raw, HeaderMode::Joined] {
             let got = harness.check(&check_request(
                 &case.method,
@@ -125,6 +136,42 @@ fn example_world_rows() {
                 case.expect.body.as_ref(),
             );
         }
+    }
+}
+
+/// `dynamic_metadata: false` leaves the metadata out of every answer and changes nothing else.
+#[test]
+fn example_world_rows_without_dynamic_metadata() {
+    let with = Harness::example();
+    let settings = lattice_authz::config::Settings {
+        dynamic_metadata: false,
+        ..lattice_authz::config::Settings::default()
+    };
+    let without = Harness::with(None, settings);
+    for (case, headers) in example_rows() {
+        let request = check_request(
+            &case.method,
+            &case.path,
+            &headers,
+            &case.source,
+            HeaderMode::Raw,
+        );
+        let mut full = with.service.check_request(&request).unwrap();
+        let bare = without.service.check_request(&request).unwrap();
+        let fields = full
+            .dynamic_metadata
+            .take()
+            .map(|m| m.fields.into_keys().collect());
+        assert_eq!(
+            fields,
+            Some(std::collections::BTreeSet::from(
+                ["decision", "decision_id", "layer", "principal", "reason"].map(String::from)
+            )),
+            "row {}",
+            case.row
+        );
+        assert_eq!(bare.dynamic_metadata, None, "row {}", case.row);
+        assert_eq!(full, bare, "row {}", case.row);
     }
 }
 

@@ -152,6 +152,7 @@ impl Harness {
     }
 
     pub(crate) fn with(world: Option<&str>, mut settings: Settings) -> Self {
+        let dynamic_metadata = settings.dynamic_metadata;
         let dir = tempfile::tempdir().unwrap();
         if let Some(yaml) = world {
             let path = dir.path().join("world.yaml");
@@ -170,7 +171,8 @@ impl Harness {
             Arc::new(FixedClock(test_time())),
             true,
             Duration::from_secs(5),
-        );
+        )
+        .with_dynamic_metadata(dynamic_metadata);
         Harness {
             service,
             store,
