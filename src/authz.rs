@@ -383,10 +383,7 @@ fn denied(
 pub fn render(decision: &Decision<'_>, id: &str, dynamic_metadata: bool) -> Answer {
     let metadata = dynamic_metadata.then(|| wire::Metadata {
         decision_id: id,
-        decision: match decision.effect {
-            Effect::Allow => "allow",
-            Effect::Deny => "deny",
-        },
+        decision: decision.effect.as_str(),
         reason: decision.reason.as_str(),
         layer: decision.layer.as_str(),
         principal: decision.caller.name(),
@@ -514,12 +511,7 @@ impl DiagnosticsService {
 /// The `ExplainResponse` of a decision (also used by `check --json`).
 pub fn explain(decision: &Decision<'_>) -> crate::pb::ExplainResponse {
     crate::pb::ExplainResponse {
-        decision: if decision.effect == Effect::Allow {
-            "allow"
-        } else {
-            "deny"
-        }
-        .to_owned(),
+        decision: decision.effect.as_str().to_owned(),
         status: u32::from(decision.status()),
         body: decision.body().unwrap_or_default(),
         principal: decision.caller.name().to_owned(),

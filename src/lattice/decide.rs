@@ -115,6 +115,16 @@ pub enum Effect {
     Deny,
 }
 
+impl Effect {
+    /// `allow` or `deny`, as the answer's metadata and `Explain` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+}
+
 /// The layers of a decision, in evaluation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Layer {
