@@ -89,9 +89,11 @@ pub(super) struct Response<'a> {
 impl Response<'_> {
     /// `CheckResponse { status = 1, denied_response = 2 | ok_response = 3, dynamic_metadata = 4 }`.
     pub(super) fn encode(&self) -> Answer {
-        let (status, http, metadata) = (self.status_len(), self.http_len(), self.metadata_len());
-        let mut out =
-            Vec::with_capacity(framed(status) + framed(http) + metadata.map_or(0, framed));
+        let (status, http) = (self.status_len(), self.http_len());
+        let metadata = self.metadata.as_ref().map(|m| (m, m.struct_len()));
+        let mut out = Vec::with_capacity(
+            framed(status) + framed(http) + metadata.map_or(0, |(_, l)| framed(l)),
+        );
         put_len(&mut out, 1, status);
         put_int32(&mut out, 1, self.status.code as i32);
         put_string(&mut out, 2, self.status.message);
@@ -121,7 +123,7 @@ impl Response<'_> {
                 }
             }
         }
-        let (Some(metadata), Some(len)) = (&self.metadata, metadata) else {
+        let Some((metadata, len)) = metadata else {
             return Answer(out);
         };
         put_len(&mut out, 4, len);
@@ -140,7 +142,8 @@ impl Response<'_> {
     /// The answer's exact length: the buffer is allocated once and never grows.
     #[cfg(test)]
     fn encoded_len(&self) -> usize {
-        framed(self.status_len()) + framed(self.http_len()) + self.metadata_len().map_or(0, framed)
+        let metadata = self.metadata.as_ref().map_or(0, |m| framed(m.struct_len()));
+        framed(self.status_len()) + framed(self.http_len()) + metadata
     }
 
     /// The body of `google.rpc.Status { code = 1, message = 2 }`.
@@ -166,21 +169,17 @@ impl Response<'_> {
             }
         }
     }
-
-    /// The body of `google.protobuf.Struct { fields = 1 }`, if the answer carries one.
-    fn metadata_len(&self) -> Option<usize> {
-        let metadata = self.metadata.as_ref()?;
-        Some(
-            metadata
-                .entries()
-                .iter()
-                .map(|(key, value)| framed(entry_len(key, value)))
-                .sum(),
-        )
-    }
 }
 
 impl<'a> Metadata<'a> {
+    /// The body of `google.protobuf.Struct { fields = 1 }`.
+    fn struct_len(&self) -> usize {
+        self.entries()
+            .iter()
+            .map(|(key, value)| framed(entry_len(key, value)))
+            .sum()
+    }
+
     /// The five fields in the order they are written.
     fn entries(&self) -> [(&'static str, &'a str); 5] {
         [
