@@ -82,13 +82,7 @@ fn main() -> ExitCode {
             .iter()
             .map(|(name, value)| format!("{name}: {value}\n"))
             .collect();
-        return match std::fs::write(out, text) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("load_request: cannot write {out}: {e}");
-                ExitCode::from(73)
-            }
-        };
+        return write(out, text);
     }
     let request = check_request(
         "GET",
@@ -107,13 +101,7 @@ fn main() -> ExitCode {
     framed.push(0);
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(&body);
-    match std::fs::write(out, framed) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("load_request: cannot write {out}: {e}");
-            ExitCode::from(73)
-        }
-    }
+    write(out, framed)
 }
 
 /// Writes lattice-authz's answer to the signed benchmark request, as the built-in example world
@@ -153,7 +141,11 @@ fn write_answer(case: &str, out: &str) -> ExitCode {
     if let (false, Some(HttpResponse::OkResponse(ok))) = (keep_headers, &mut answer.http_response) {
         ok.headers.clear();
     }
-    match std::fs::write(out, answer.encode_to_vec()) {
+    write(out, answer.encode_to_vec())
+}
+
+fn write(out: &str, contents: impl AsRef<[u8]>) -> ExitCode {
+    match std::fs::write(out, contents) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("load_request: cannot write {out}: {e}");

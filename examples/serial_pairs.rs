@@ -191,7 +191,7 @@ impl Arm {
                 if self.buffer.len() >= total {
                     break;
                 }
-            } else if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
+            } else if let Some(end) = memchr::memmem::find(&self.buffer, b"\r\n\r\n") {
                 expected = Some(end + 4 + self.head(end)?);
                 continue;
             }
@@ -225,8 +225,4 @@ impl Arm {
             .and_then(|(_, value)| value.trim().parse().ok())
             .ok_or_else(|| format!("{}: an answer without content-length", self.address))
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
