@@ -1,9 +1,15 @@
-//! ARNs and ARN patterns (iam-policy §1.4).
+//! ARNs and ARN patterns.
 //!
 //! "Each of the six colon-delimited components of the ARN is checked separately": the value and
 //! the pattern are both split at their first five colons; `*` and `?` in the first five
 //! components therefore never cross a `:`, and the sixth component (the resource, which may
 //! itself contain `:` and `/`) is one glob. Matching is case-sensitive.
+//!
+//! A `Resource` may also end early with a `*`: IAM's Resource element page says that "if the `*`
+//! wildcard is the last character of a resource ARN segment, it can expand to match beyond colon
+//! boundaries", so `arn:aws:vpc-lattice:us-west-2:*` names every Lattice resource of the region.
+//! Such a pattern matches its last component against the rest of the ARN, colons included
+//! ([`ArnPattern::resource`]). The `Arn*` condition operators keep the strict six components.
 
 use super::glob::{self, Glob, Tok};
 
@@ -62,34 +68,62 @@ pub enum ArnPatternError {
 /// A compiled ARN pattern for `Resource`/`NotResource` and the `Arn*` operators.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArnPattern {
-    /// When the first five components are literal: `arn:p:s:r:a:` compared as one prefix.
+    /// When every component before the last is literal: `arn:p:s:r:a:` (shorter for a pattern
+    /// that ends early) compared as one prefix.
     prefix: Option<Box<str>>,
-    /// Otherwise: a glob per component (index 0 is the literal `arn`).
+    /// Otherwise: a glob per component between `arn` and the last component.
     parts: Box<[Glob]>,
-    resource: Glob,
+    /// The last component, matched against the rest of the ARN, colons included.
+    rest: Glob,
+    /// The pattern ends before the resource component: the value must still be a whole ARN.
+    short: bool,
 }
 
+/// The fewest components of a pattern that ends early: `arn`, partition, service, and the
+/// component ending in `*` (a wildcard may not stand for the service).
+const SHORT_MIN_COMPONENTS: usize = 4;
+
 impl ArnPattern {
-    /// Compiles `pattern`, which must have all six components (wildcards allowed anywhere).
+    /// Compiles `pattern`, which must have all six components (wildcards allowed anywhere): the
+    /// form of the `Arn*` condition operators.
     pub fn new(pattern: &str) -> Result<Self, ArnPatternError> {
-        let Some(parts) = split6(pattern) else {
-            return Err(if pattern.starts_with("arn:") || pattern == "arn" {
-                ArnPatternError::TooFewComponents
-            } else {
-                ArnPatternError::NotArn
-            });
+        let components: Vec<&str> = pattern.splitn(6, ':').collect();
+        if components.len() < 6 {
+            return Err(too_few(pattern));
+        }
+        Self::compile(&components, false)
+    }
+
+    /// Compiles a `Resource`/`NotResource` pattern: six components, or fewer when the last one
+    /// ends in `*`, which then expands beyond the colons (`arn:aws:vpc-lattice:us-west-2:*`).
+    pub fn resource(pattern: &str) -> Result<Self, ArnPatternError> {
+        let components: Vec<&str> = pattern.splitn(6, ':').collect();
+        let short = components.len() < 6;
+        if short && !ends_early(&components) {
+            return Err(too_few(pattern));
+        }
+        Self::compile(&components, short)
+    }
+
+    fn compile(components: &[&str], short: bool) -> Result<Self, ArnPatternError> {
+        let [first, middle @ .., last] = components else {
+            return Err(ArnPatternError::TooFewComponents);
         };
-        let [first, p, s, r, a, resource] = parts;
-        if first != "arn" {
+        if *first != "arn" {
             return Err(ArnPatternError::NotArn);
         }
-        let literal = [p, s, r, a].iter().all(|c| !c.contains(['*', '?']));
+        let literal = middle.iter().all(|c| !c.contains(['*', '?']));
         let (prefix, parts) = if literal {
-            (Some(format!("arn:{p}:{s}:{r}:{a}:").into()), Box::default())
+            let mut prefix = String::from("arn:");
+            for c in middle {
+                prefix.push_str(c);
+                prefix.push(':');
+            }
+            (Some(prefix.into_boxed_str()), Box::default())
         } else {
             (
                 None,
-                [p, s, r, a]
+                middle
                     .iter()
                     .map(|c| Glob::new(c, false))
                     .collect::<Vec<_>>()
@@ -99,27 +133,44 @@ impl ArnPattern {
         Ok(Self {
             prefix,
             parts,
-            resource: Glob::new(resource, false),
+            rest: Glob::new(last, false),
+            short,
         })
     }
 
     /// Whether `arn` matches, component by component.
     pub fn matches(&self, arn: &str) -> bool {
+        if self.short && split6(arn).is_none() {
+            return false;
+        }
         if let Some(prefix) = &self.prefix {
             return arn
                 .strip_prefix(&**prefix)
-                .is_some_and(|rest| self.resource.matches(rest));
+                .is_some_and(|rest| self.rest.matches(rest));
         }
-        let Some([first, p, s, r, a, resource]) = split6(arn) else {
-            return false;
-        };
-        first == "arn"
+        let mut components = arn.splitn(self.parts.len() + 2, ':');
+        components.next() == Some("arn")
             && self
                 .parts
                 .iter()
-                .zip([p, s, r, a])
-                .all(|(g, c)| g.matches(c))
-            && self.resource.matches(resource)
+                .all(|g| components.next().is_some_and(|c| g.matches(c)))
+            && components
+                .next()
+                .is_some_and(|rest| self.rest.matches(rest))
+    }
+}
+
+/// Whether a pattern of fewer than six components ends early the way IAM accepts: its last
+/// component ends in `*` and comes after the service.
+pub(crate) fn ends_early(components: &[&str]) -> bool {
+    components.len() >= SHORT_MIN_COMPONENTS && components.last().is_some_and(|c| c.ends_with('*'))
+}
+
+fn too_few(pattern: &str) -> ArnPatternError {
+    if pattern.starts_with("arn:") || pattern == "arn" {
+        ArnPatternError::TooFewComponents
+    } else {
+        ArnPatternError::NotArn
     }
 }
 
@@ -202,6 +253,44 @@ mod tests {
             ArnPattern::new("arn:aws"),
             Err(ArnPatternError::TooFewComponents)
         );
+    }
+
+    #[test]
+    fn a_resource_may_end_early_with_a_star() {
+        let p = ArnPattern::resource("arn:aws:vpc-lattice:ap-northeast-1:*").unwrap();
+        assert!(p.matches("arn:aws:vpc-lattice:ap-northeast-1:111122223333:service/svc-1/a:b"));
+        assert!(!p.matches("arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-1/a"));
+        // Still only whole ARNs.
+        assert!(!p.matches("arn:aws:vpc-lattice:ap-northeast-1:111122223333"));
+        let p = ArnPattern::resource("arn:aws:vpc-lattice:ap-northeast-1:1111*").unwrap();
+        assert!(p.matches("arn:aws:vpc-lattice:ap-northeast-1:111122223333:service/svc-1/"));
+        assert!(!p.matches("arn:aws:vpc-lattice:ap-northeast-1:211122223333:service/svc-1/"));
+        let p = ArnPattern::resource("arn:aws:vpc-lattice:ap-*").unwrap();
+        assert!(p.matches("arn:aws:vpc-lattice:ap-northeast-1:111122223333:service/svc-1/"));
+        assert!(!p.matches("arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-1/"));
+        let p = ArnPattern::resource("arn:*:vpc-lattice:*").unwrap();
+        assert!(p.matches("arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-1/"));
+        assert!(!p.matches("arn:aws:s3:us-west-2:111122223333:service/svc-1/"));
+        // Not ending in `*`, or a wildcard standing for the service: still too short.
+        for short in [
+            "arn:aws:vpc-lattice:ap-northeast-1:111122223333",
+            "arn:aws:vpc-lattice:ap-northeast-1:",
+            "arn:aws:vpc*",
+        ] {
+            assert_eq!(
+                ArnPattern::resource(short),
+                Err(ArnPatternError::TooFewComponents),
+                "{short}"
+            );
+        }
+        // The condition operators keep six components.
+        assert_eq!(
+            ArnPattern::new("arn:aws:vpc-lattice:ap-northeast-1:*"),
+            Err(ArnPatternError::TooFewComponents)
+        );
+        // A six-component pattern never lets an early `*` cross a colon.
+        let p = ArnPattern::resource("arn:aws:vpc-lattice:*:111122223333:service/*").unwrap();
+        assert!(!p.matches("arn:aws:vpc-lattice:x:y:111122223333:service/a"));
     }
 
     #[test]

@@ -301,9 +301,9 @@ fn resources(list: &List, vars: bool, site: Site<'_>, diags: &mut Diags) -> Reso
             }
             continue;
         }
-        let Some([_, partition, service, region, account, _]) = arn::split6(r) else {
-            let colons = r.matches(':').count();
-            if colons < 2 || r.split(':').nth(2).is_none_or(str::is_empty) {
+        let components: Vec<&str> = r.splitn(6, ':').collect();
+        if components.len() < 6 && !arn::ends_early(&components) {
+            if components.len() < 3 || components.get(2).is_none_or(|s| s.is_empty()) {
                 diags.error(
                     codes::INVALID_RESOURCE,
                     &p,
@@ -319,7 +319,12 @@ fn resources(list: &List, vars: bool, site: Site<'_>, diags: &mut Diags) -> Reso
                 );
             }
             continue;
-        };
+        }
+        // A pattern that ends early (`arn:aws:vpc-lattice:us-west-2:*`) has no resource part;
+        // its missing components read as empty here.
+        let component = |i: usize| components.get(i).copied().unwrap_or_default();
+        let (partition, service, region, account) =
+            (component(1), component(2), component(3), component(4));
         if service.is_empty() || service.contains(['*', '?']) {
             diags.error(
                 codes::INVALID_RESOURCE,
@@ -351,8 +356,10 @@ fn resources(list: &List, vars: bool, site: Site<'_>, diags: &mut Diags) -> Reso
             continue;
         }
         if vars && has_variables(r) {
+            // Variables may stand only in the resource part, which a pattern that ends early
+            // does not have.
             let head_has_var =
-                arn::split6(r).is_some_and(|parts| parts.iter().take(5).any(|c| c.contains("${")));
+                components.len() < 6 || components.iter().take(5).any(|c| c.contains("${"));
             if head_has_var {
                 diags.error(
                     codes::INVALID_VARIABLE,
@@ -368,7 +375,7 @@ fn resources(list: &List, vars: bool, site: Site<'_>, diags: &mut Diags) -> Reso
             }
             continue;
         }
-        match ArnPattern::new(r) {
+        match ArnPattern::resource(r) {
             Ok(a) => pats.push(ResourcePattern::Arn(a)),
             Err(_) => diags.error(
                 codes::INVALID_RESOURCE,

@@ -11,6 +11,7 @@
 
 mod cli;
 mod decisions;
+mod docs;
 mod grpc_check;
 mod hostile;
 mod policy_api;
