@@ -11,9 +11,9 @@
 //! metadata; `signed:headers` or `signed:metadata` keeps one of the two), which
 //! `null_authz --answer` sends back to every call.
 //!
-//! `cargo run --release --example load_request -- signed check.bin`
-//! `cargo run --release --example load_request -- --headers signed headers.txt`
-//! `cargo run --release --example load_request -- --answer signed answer.bin`
+//! `cargo run --release -p lattice-authz-bench --bin load_request -- signed check.bin`
+//! `cargo run --release -p lattice-authz-bench --bin load_request -- --headers signed headers.txt`
+//! `cargo run --release -p lattice-authz-bench --bin load_request -- --answer signed answer.bin`
 
 #![allow(
     missing_docs,
@@ -28,7 +28,7 @@ use envoy_types::ext_authz::v3::pb::HttpResponse;
 use lattice_authz::test_util::{HeaderMode, check_request, sign_lattice};
 use prost::Message;
 
-#[path = "../benches/support/check.rs"]
+#[path = "../../../benches/support/check.rs"]
 mod support;
 
 const NGINX: &str = "nginx-08c822987a0b6ab7d.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";

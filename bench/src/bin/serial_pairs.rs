@@ -13,7 +13,7 @@
 //! p50/p99/p99.9 latency in microseconds, and the pairs' differences (second arm minus first) at
 //! their 25th, 50th and 75th percentiles.
 //!
-//! `cargo run --release --example serial_pairs -- HEADERS SECONDS WARMUP_SECONDS ADDR_A ADDR_B`
+//! `cargo run --release -p lattice-authz-bench --bin serial_pairs -- HEADERS SECONDS WARMUP_SECONDS ADDR_A ADDR_B`
 
 #![allow(
     missing_docs,

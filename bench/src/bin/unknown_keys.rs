@@ -4,7 +4,7 @@
 //! attacker who sprays keys must not grow the sidecar's memory: the soak reads its resident
 //! size before and after.
 //!
-//! `cargo run --release --example unknown_keys -- http://127.0.0.1:9191 1000000`
+//! `cargo run --release -p lattice-authz-bench --bin unknown_keys -- http://127.0.0.1:9191 1000000`
 
 #![allow(
     missing_docs,
