@@ -1,5 +1,6 @@
-"""What scripts/bench-load and scripts/bench-envoy share: building, pinning, h2load runs and their
-statistics. Loopback only; every process started here is stopped by its caller."""
+"""What scripts/bench-load.py, scripts/bench-envoy.py and scripts/soak.py share: building,
+pinning, h2load runs and their statistics. Loopback only; every process started here is stopped
+by its caller."""
 
 import os
 import re

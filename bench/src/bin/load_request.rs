@@ -1,5 +1,5 @@
-//! Writes the request of the load benchmarks: for `scripts/bench-load`, one gRPC-framed
-//! `CheckRequest`; for `scripts/bench-envoy` (`--headers`), the same request's header lines for
+//! Writes the request of the load benchmarks: for `scripts/bench-load.py`, one gRPC-framed
+//! `CheckRequest`; for `scripts/bench-envoy.py` (`--headers`), the same request's header lines for
 //! h2load's `-H`. The request is the headline request of `benches/check.rs` (latticeuser →
 //! nginx in the built-in example world, SigV4-signed now, through two auth-policy layers and
 //! identity policies, raw header lines as Envoy sends them with `encode_raw_headers`), or an

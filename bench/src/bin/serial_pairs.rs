@@ -1,4 +1,4 @@
-//! The interleaved serial phase of `scripts/bench-envoy`: one request at a time, alternating
+//! The interleaved serial phase of `scripts/bench-envoy.py`: one request at a time, alternating
 //! between two Envoy listeners (the null authorizer's arm and lattice-authz's), so that every
 //! request of one arm has a neighbour of the other measured a few hundred microseconds apart.
 //!

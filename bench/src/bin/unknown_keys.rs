@@ -1,4 +1,4 @@
-//! The unknown-key flood of `scripts/soak`: sends COUNT checks to a running lattice-authz, each
+//! The unknown-key flood of `scripts/soak.py`: sends COUNT checks to a running lattice-authz, each
 //! SigV4-signed with a different access key that the world does not know, and prints how they
 //! were answered, one line per distinct (gRPC status, HTTP status, body), with its count. An
 //! attacker who sprays keys must not grow the sidecar's memory: the soak reads its resident

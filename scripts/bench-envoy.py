@@ -30,11 +30,11 @@ differences (lattice-authz minus null in the same round), which cancels drift be
 the order alternates, and an even number of rounds lets each arm go first equally often.
 lattice-authz's /metrics must show only allows.
 
-    scripts/bench-envoy                 # 6 rounds x 10 s per phase and arm
-    scripts/bench-envoy --rounds 4 --duration 5
-    scripts/bench-envoy --authorizer-cpu 0   # the authorizers off Envoy's CPU
-    scripts/bench-envoy --same-answer        # the null authorizer answers as lattice-authz does
-    scripts/bench-envoy --rounds 2 --duration 2 --interleaved 30   # mostly the interleaved phase
+    scripts/bench-envoy.py                 # 6 rounds x 10 s per phase and arm
+    scripts/bench-envoy.py --rounds 4 --duration 5
+    scripts/bench-envoy.py --authorizer-cpu 0   # the authorizers off Envoy's CPU
+    scripts/bench-envoy.py --same-answer        # the null authorizer answers as lattice-authz does
+    scripts/bench-envoy.py --rounds 2 --duration 2 --interleaved 30   # mostly the interleaved phase
 """
 
 import argparse

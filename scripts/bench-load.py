@@ -18,8 +18,8 @@ Every figure is the median of the rounds. Afterwards lattice-authz's own /metric
 every check it answered was an allow, with no deny and no error: a fast wrong answer is not a
 result. Loopback only, bounded in time, and both servers are stopped on the way out.
 
-    scripts/bench-load                      # 5 rounds x 10 s per phase and server
-    scripts/bench-load --rounds 5 --duration 20 --json results.json
+    scripts/bench-load.py                      # 5 rounds x 10 s per phase and server
+    scripts/bench-load.py --rounds 5 --duration 20 --json results.json
 """
 
 import argparse
