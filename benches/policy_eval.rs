@@ -1,6 +1,7 @@
 //! Policy evaluation cost: a typical Lattice auth policy, a 100-statement policy, globs,
-//! conditions and variables; with `--features peers`, the same decisions in cedar-policy.
-//! Fixtures come from `tests/data/policy/bench/`.
+//! conditions and variables. Fixtures come from `tests/data/policy/bench/` and
+//! `support/policy.rs`; the bench tools crate times cedar-policy on the typical decision
+//! (`cargo bench -p lattice-authz-bench --bench policy_eval`).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -9,78 +10,15 @@
     reason = "benchmark harness"
 )]
 
-use std::borrow::Cow;
+#[path = "support/policy.rs"]
+mod support;
+
 use std::hint::black_box;
-use std::net::IpAddr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lattice_authz::policy::{
-    ArnPattern, AwsIdentity, ConditionKey, Context, Glob, Outcome, ParseOptions, Policy,
-    PolicyKind, Principal, Request, Value,
-};
+use lattice_authz::policy::{ArnPattern, AwsIdentity, Glob, Outcome, Principal, Request};
 
-const SVC: &str = "arn:aws:vpc-lattice:us-west-2:123456789012:service/svc-0123456789abcdef0";
-const TYPICAL: &str = include_str!("../tests/data/policy/bench/lattice_typical.json");
-
-/// What the `lattice` layer's request context looks like: fields, matched by key name.
-struct Ctx<'a> {
-    org: &'a str,
-    method: &'a str,
-    path: &'a str,
-    role_tag: Option<&'a str>,
-    ip: IpAddr,
-    port: i64,
-    now: i64,
-    username: Option<&'a str>,
-}
-
-impl Context for Ctx<'_> {
-    fn value(&self, key: &ConditionKey) -> Value<'_> {
-        match key.name() {
-            "aws:principalorgid" => Value::String(Cow::Borrowed(self.org)),
-            "vpc-lattice-svcs:requestmethod" => Value::String(Cow::Borrowed(self.method)),
-            "vpc-lattice-svcs:requestpath" => Value::String(Cow::Borrowed(self.path)),
-            "vpc-lattice-svcs:port" => Value::Number(self.port),
-            "aws:sourceip" => Value::Ip(self.ip),
-            "aws:currenttime" => Value::Date(self.now),
-            "aws:securetransport" => Value::Bool(true),
-            "aws:principaltag/role" => self
-                .role_tag
-                .map_or(Value::Absent, |t| Value::String(Cow::Borrowed(t))),
-            "aws:username" => self
-                .username
-                .map_or(Value::Absent, |t| Value::String(Cow::Borrowed(t))),
-            _ => Value::Absent,
-        }
-    }
-}
-
-fn ctx(path: &'static str) -> Ctx<'static> {
-    Ctx {
-        org: "o-123456example",
-        method: "GET",
-        path,
-        role_tag: None,
-        ip: "10.1.2.3".parse().unwrap(),
-        port: 443,
-        now: 1_719_000_000,
-        username: Some("bob"),
-    }
-}
-
-const SESSION: AwsIdentity<'static> = AwsIdentity {
-    account: "123456789012",
-    arn: "arn:aws:sts::123456789012:assumed-role/rates-client/pod-1",
-    role_arn: Some("arn:aws:iam::123456789012:role/rates-client"),
-    federating_user_arn: None,
-};
-
-fn compile(src: &str) -> Policy {
-    let mut options = ParseOptions::new(PolicyKind::Resource);
-    // The 100-statement policy is about 24 KiB, past Lattice's 10 KiB quota.
-    options.max_bytes = 64 * 1024;
-    Policy::compile(src, &options).unwrap().policy
-}
+use support::{Ctx, SESSION, SVC, TYPICAL, compile, ctx};
 
 /// 100 statements, each for another role and path; the request matches only the last one.
 fn hundred() -> String {
@@ -205,98 +143,6 @@ fn bench(c: &mut Criterion) {
     c.bench_function("variables/resource", |b| {
         b.iter(|| black_box(&vars).evaluate(black_box(&home_req), black_box(&context)))
     });
-
-    #[cfg(feature = "peers")]
-    peers::bench(c, &typical, &req, &context);
-}
-
-#[cfg(feature = "peers")]
-mod peers {
-    use std::hint::black_box;
-    use std::str::FromStr;
-    use std::time::Instant;
-
-    use cedar_policy::{
-        Authorizer, Context, Decision, Entities, Entity, EntityUid, PolicySet, Request,
-        RestrictedExpression,
-    };
-    use criterion::Criterion;
-
-    use super::{Ctx, Policy};
-
-    const CEDAR: &str = include_str!("../tests/data/policy/bench/lattice_typical.cedar");
-
-    pub(super) fn bench(
-        c: &mut Criterion,
-        ours: &Policy,
-        req: &lattice_authz::policy::Request<'_>,
-        ctx: &Ctx<'_>,
-    ) {
-        let policies = PolicySet::from_str(CEDAR).unwrap();
-        let session = EntityUid::from_str(r#"Session::"rates-client/pod-1""#).unwrap();
-        let role = EntityUid::from_str(r#"Role::"rates-client""#).unwrap();
-        let entities = Entities::from_entities(
-            [
-                Entity::new_no_attrs(session.clone(), [role.clone()].into_iter().collect()),
-                Entity::new_no_attrs(role, Default::default()),
-            ],
-            None,
-        )
-        .unwrap();
-        let authorizer = Authorizer::new();
-        // Build the request per evaluation, as a sidecar would (the context is per request).
-        let cedar = || {
-            let context = Context::from_pairs([
-                (
-                    "org_id".to_owned(),
-                    RestrictedExpression::new_string("o-123456example".to_owned()),
-                ),
-                (
-                    "method".to_owned(),
-                    RestrictedExpression::new_string("GET".to_owned()),
-                ),
-                (
-                    "path".to_owned(),
-                    RestrictedExpression::new_string("/rates/today".to_owned()),
-                ),
-                (
-                    "role".to_owned(),
-                    RestrictedExpression::new_string(String::new()),
-                ),
-            ])
-            .unwrap();
-            let request = Request::new(
-                session.clone(),
-                EntityUid::from_str(r#"Action::"Invoke""#).unwrap(),
-                EntityUid::from_str(r#"Service::"svc-0123456789abcdef0""#).unwrap(),
-                context,
-                None,
-            )
-            .unwrap();
-            authorizer
-                .is_authorized(&request, &policies, &entities)
-                .decision()
-        };
-        assert_eq!(cedar(), Decision::Allow);
-        c.bench_function("peers/cedar_typical", |b| b.iter(|| black_box(cedar())));
-        if std::env::args().any(|a| a == "--bench") {
-            let n = 200_000u32;
-            let t = Instant::now();
-            for _ in 0..n {
-                black_box(cedar());
-            }
-            let cedar_ns = t.elapsed().as_nanos() as f64 / f64::from(n);
-            let t = Instant::now();
-            for _ in 0..n {
-                black_box(ours.evaluate(black_box(req), black_box(ctx)));
-            }
-            let ours_ns = t.elapsed().as_nanos() as f64 / f64::from(n);
-            println!(
-                "ratio: cedar {cedar_ns:.0} ns / ours {ours_ns:.0} ns = {:.1}x",
-                cedar_ns / ours_ns
-            );
-        }
-    }
 }
 
 criterion_group!(benches, bench);

@@ -1,5 +1,6 @@
-"""What scripts/bench-load and scripts/bench-envoy share: building, pinning, h2load runs and their
-statistics. Loopback only; every process started here is stopped by its caller."""
+"""What scripts/bench-load.py, scripts/bench-envoy.py and scripts/soak.py share: building,
+pinning, h2load runs and their statistics. Loopback only; every process started here is stopped
+by its caller."""
 
 import os
 import re
@@ -24,22 +25,29 @@ def free_port():
         return s.getsockname()[1]
 
 
-def build(name):
-    """Builds the release sidecar and the bench examples; returns their paths."""
-    log(name, "building release binaries")
-    cargo = ["cargo", "build", "--quiet", "--release", "--locked"]
-    subprocess.run(cargo + ["--bin", "lattice-authz"], cwd=ROOT, check=True)
-    subprocess.run(
-        cargo + ["--example", "null_authz", "--example", "load_request",
-                 "--example", "serial_pairs"], cwd=ROOT, check=True
-    )
+def build_bench_tools(*bins):
+    """Builds programs of the bench tools crate (bench/) in release; returns their directory.
+    Built apart from the sidecar: one cargo command for both would build the sidecar with the
+    `test-util` feature the bench tools turn on."""
+    command = ["cargo", "build", "--quiet", "--release", "--locked", "-p", "lattice-authz-bench"]
+    for bin in bins:
+        command += ["--bin", bin]
+    subprocess.run(command, cwd=ROOT, check=True)
     target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
-    release = (target if target.is_absolute() else ROOT / target) / "release"
+    return (target if target.is_absolute() else ROOT / target) / "release"
+
+
+def build(name):
+    """Builds the release sidecar and the bench tools' programs; returns their paths."""
+    log(name, "building release binaries")
+    subprocess.run(["cargo", "build", "--quiet", "--release", "--locked", "-p", "lattice-authz",
+                    "--bin", "lattice-authz"], cwd=ROOT, check=True)
+    release = build_bench_tools("null_authz", "load_request", "serial_pairs")
     return {
         "sidecar": release / "lattice-authz",
-        "null": release / "examples" / "null_authz",
-        "request": release / "examples" / "load_request",
-        "pairs": release / "examples" / "serial_pairs",
+        "null": release / "null_authz",
+        "request": release / "load_request",
+        "pairs": release / "serial_pairs",
     }
 
 

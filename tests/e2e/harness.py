@@ -2,7 +2,7 @@
 
 Everything binds loopback addresses and ports the harness picks; every process runs in its own
 process group and is killed with it; every run has its own temporary directory. Also used by
-scripts/demo, so keep it free of pytest.
+scripts/demo.py, so keep it free of pytest.
 """
 
 from __future__ import annotations
@@ -420,7 +420,7 @@ class Stack:
 
     def __init__(self, workdir: Path, world: Path | None = None, log_level: str = "info",
                  sidecar_env: dict | None = None, ports: dict[str, int] | None = None):
-        """`ports` (scripts/demo): fixed ports for "ingress", "stats", "admin", "upstream",
+        """`ports` (scripts/demo.py): fixed ports for "ingress", "stats", "admin", "upstream",
         "grpc" and "metrics"; unnamed ones are picked."""
         self.workdir = workdir
         self.ports = ports or {}

@@ -1,5 +1,5 @@
 """Driving example-world.md's rows through Envoy with each real client, and checking the answer
-byte for byte. Shared by the decision, metrics and log tests and by scripts/demo."""
+byte for byte. Shared by the decision, metrics and log tests and by scripts/demo.py."""
 
 from __future__ import annotations
 

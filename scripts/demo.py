@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Reproduce example-world.md's eight expected decisions with a real Envoy and real clients.
 
-    scripts/demo               # start everything on loopback, run the rows, stop
-    scripts/demo --keep        # ...and leave it running for your own curl (Ctrl-C stops)
-    scripts/demo --prometheus  # ...with a Prometheus on 127.0.0.1:9090 scraping both
+    scripts/demo.py               # start everything on loopback, run the rows, stop
+    scripts/demo.py --keep        # ...and leave it running for your own curl (Ctrl-C stops)
+    scripts/demo.py --prometheus  # ...with a Prometheus on 127.0.0.1:9090 scraping both
 
 Starts, all on 127.0.0.1: the echo upstream (:8080), `lattice-authz serve` on the built-in
 example world (gRPC :9191, metrics :9464), and Envoy with deploy/envoy/envoy.yaml (:10000, stats

@@ -15,7 +15,7 @@
 //! Check is printed, so that a trace of memory accesses (valgrind's lackey, as
 //! `scripts/count-instructions` uses it) can find that Check in it.
 //!
-//! `cargo run --release --example check_loop -- <rounds> [<case> [<MiB between> [<services>]]]`
+//! `cargo run --release -p lattice-authz-bench --bin check_loop -- <rounds> [<case> [<MiB between> [<services>]]]`
 
 #![allow(
     missing_docs,
@@ -32,7 +32,7 @@ use prost::Message as _;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[path = "../benches/support/check.rs"]
+#[path = "../../../benches/support/check.rs"]
 mod support;
 
 /// Read just before and just after the last Check: marks it in a trace of memory accesses.

@@ -4,13 +4,13 @@ unknown access keys. Zero errors, zero wrong answers, and resident memory that s
 
 Starts the release lattice-authz on a world file (the built-in example world, written out) and
 drives it with h2load at the load benchmark's saturation rate (4 connections x 16 streams),
-posting the signed CheckRequest of scripts/bench-load, re-signed every segment so that it stays
+posting the signed CheckRequest of scripts/bench-load.py, re-signed every segment so that it stays
 inside the ±5-minute window. Meanwhile a writer replaces the world file every --reload-every
 seconds with one policy changed (a new `Id`), so every reload compiles one new policy and reuses
 the rest. Resident memory is sampled every 5 seconds.
 
 Then --unknown-keys checks, each signed with a different access key the world does not know
-(examples/unknown_keys.rs), must all be answered with the one exact deny, and must not grow
+(bench/src/bin/unknown_keys.rs), must all be answered with the one exact deny, and must not grow
 resident memory by more than --unknown-keys-growth-mib.
 
 Passes when:
@@ -21,8 +21,8 @@ Passes when:
     the first minute (the caches fill early; a leak shows as a climb after that);
   * the flood's answers are all the unknown-key deny and it grew memory by at most its bound.
 
-    scripts/soak                    # 10 minutes, reload every 3 s, 1,000,000 unknown keys
-    scripts/soak --minutes 2 --unknown-keys 100000
+    scripts/soak.py                    # 10 minutes, reload every 3 s, 1,000,000 unknown keys
+    scripts/soak.py --minutes 2 --unknown-keys 100000
 """
 
 import argparse
@@ -113,9 +113,7 @@ def main():
 
     lib.ensure_h2load(NAME)
     bins = lib.build(NAME)
-    subprocess.run(["cargo", "build", "--quiet", "--release", "--locked", "--example",
-                    "unknown_keys"], cwd=lib.ROOT, check=True)
-    flood = bins["request"].with_name("unknown_keys")
+    flood = lib.build_bench_tools("unknown_keys") / "unknown_keys"
 
     with tempfile.TemporaryDirectory(prefix="lattice-authz-soak-") as tmp:
         workdir = Path(tmp)

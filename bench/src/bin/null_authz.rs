@@ -15,7 +15,7 @@
 //! request is still decoded with prost): Envoy then does the same work with both authorizers'
 //! answers, and the null authorizer spends nothing on building or encoding its answer.
 //!
-//! `cargo run --release --example null_authz -- 127.0.0.1:50061 [--single-loop] [--answer FILE]`
+//! `cargo run --release -p lattice-authz-bench --bin null_authz -- 127.0.0.1:50061 [--single-loop] [--answer FILE]`
 
 #![allow(
     missing_docs,

@@ -1,5 +1,5 @@
-//! Writes the request of the load benchmarks: for `scripts/bench-load`, one gRPC-framed
-//! `CheckRequest`; for `scripts/bench-envoy` (`--headers`), the same request's header lines for
+//! Writes the request of the load benchmarks: for `scripts/bench-load.py`, one gRPC-framed
+//! `CheckRequest`; for `scripts/bench-envoy.py` (`--headers`), the same request's header lines for
 //! h2load's `-H`. The request is the headline request of `benches/check.rs` (latticeuser →
 //! nginx in the built-in example world, SigV4-signed now, through two auth-policy layers and
 //! identity policies, raw header lines as Envoy sends them with `encode_raw_headers`), or an
@@ -11,9 +11,9 @@
 //! metadata; `signed:headers` or `signed:metadata` keeps one of the two), which
 //! `null_authz --answer` sends back to every call.
 //!
-//! `cargo run --release --example load_request -- signed check.bin`
-//! `cargo run --release --example load_request -- --headers signed headers.txt`
-//! `cargo run --release --example load_request -- --answer signed answer.bin`
+//! `cargo run --release -p lattice-authz-bench --bin load_request -- signed check.bin`
+//! `cargo run --release -p lattice-authz-bench --bin load_request -- --headers signed headers.txt`
+//! `cargo run --release -p lattice-authz-bench --bin load_request -- --answer signed answer.bin`
 
 #![allow(
     missing_docs,
@@ -28,7 +28,7 @@ use envoy_types::ext_authz::v3::pb::HttpResponse;
 use lattice_authz::test_util::{HeaderMode, check_request, sign_lattice};
 use prost::Message;
 
-#[path = "../benches/support/check.rs"]
+#[path = "../../../benches/support/check.rs"]
 mod support;
 
 const NGINX: &str = "nginx-08c822987a0b6ab7d.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";

@@ -2,11 +2,11 @@
 """Load benchmark: lattice-authz against a null ext_authz server, same generator, same requests.
 
 Starts the release lattice-authz (built-in example world) and two null authorizers
-(examples/null_authz.rs, which allows everything): "null", the minimal tonic server on tokio's
+(bench/src/bin/null_authz.rs, which allows everything): "null", the minimal tonic server on tokio's
 multi-thread runtime, and "null-1loop", the same served on one single-threaded event loop as
 lattice-authz's gRPC worker is, so that against it the difference is lattice-authz's own work.
 Each is pinned to one CPU and driven by h2load pinned to the other CPU, posting the same
-gRPC-framed, SigV4-signed CheckRequest (examples/load_request.rs). Rounds rotate the order of
+gRPC-framed, SigV4-signed CheckRequest (bench/src/bin/load_request.rs). Rounds rotate the order of
 the servers so drift hits all alike. Two phases:
 
   saturation  as many checks as h2load can push (4 connections x 16 streams): throughput, its
@@ -18,8 +18,8 @@ Every figure is the median of the rounds. Afterwards lattice-authz's own /metric
 every check it answered was an allow, with no deny and no error: a fast wrong answer is not a
 result. Loopback only, bounded in time, and both servers are stopped on the way out.
 
-    scripts/bench-load                      # 5 rounds x 10 s per phase and server
-    scripts/bench-load --rounds 5 --duration 20 --json results.json
+    scripts/bench-load.py                      # 5 rounds x 10 s per phase and server
+    scripts/bench-load.py --rounds 5 --duration 20 --json results.json
 """
 
 import argparse

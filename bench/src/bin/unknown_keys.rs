@@ -1,10 +1,10 @@
-//! The unknown-key flood of `scripts/soak`: sends COUNT checks to a running lattice-authz, each
+//! The unknown-key flood of `scripts/soak.py`: sends COUNT checks to a running lattice-authz, each
 //! SigV4-signed with a different access key that the world does not know, and prints how they
 //! were answered, one line per distinct (gRPC status, HTTP status, body), with its count. An
 //! attacker who sprays keys must not grow the sidecar's memory: the soak reads its resident
 //! size before and after.
 //!
-//! `cargo run --release --example unknown_keys -- http://127.0.0.1:9191 1000000`
+//! `cargo run --release -p lattice-authz-bench --bin unknown_keys -- http://127.0.0.1:9191 1000000`
 
 #![allow(
     missing_docs,

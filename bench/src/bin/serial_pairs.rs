@@ -1,4 +1,4 @@
-//! The interleaved serial phase of `scripts/bench-envoy`: one request at a time, alternating
+//! The interleaved serial phase of `scripts/bench-envoy.py`: one request at a time, alternating
 //! between two Envoy listeners (the null authorizer's arm and lattice-authz's), so that every
 //! request of one arm has a neighbour of the other measured a few hundred microseconds apart.
 //!
@@ -13,7 +13,7 @@
 //! p50/p99/p99.9 latency in microseconds, and the pairs' differences (second arm minus first) at
 //! their 25th, 50th and 75th percentiles.
 //!
-//! `cargo run --release --example serial_pairs -- HEADERS SECONDS WARMUP_SECONDS ADDR_A ADDR_B`
+//! `cargo run --release -p lattice-authz-bench --bin serial_pairs -- HEADERS SECONDS WARMUP_SECONDS ADDR_A ADDR_B`
 
 #![allow(
     missing_docs,
