@@ -26,11 +26,8 @@
 
 use smallvec::SmallVec;
 
-use super::convert::MAX_HEADERS;
+use super::limits::{MAX_HEADERS, RECURSION_LIMIT};
 use crate::sigv4::Header;
-
-/// How deep prost lets messages and groups nest (`prost::encoding::DecodeContext`).
-const RECURSION_LIMIT: u32 = 100;
 
 /// Wire types (protobuf encoding, "Message Structure").
 const VARINT: u8 = 0;

@@ -16,6 +16,9 @@
 //! out fields that hold their default value (empty strings, zero numbers), writes fields in
 //! ascending field order and uses the shortest varints, so an answer is exactly as long as
 //! prost's encoding of the same message.
+//!
+//! It must not decide what an answer says: the service hands it a [`Response`] of borrowed
+//! parts.
 
 use envoy_types::ext_authz::v3::pb::{CheckResponse, HeaderAppendAction};
 use prost::Message as _;
@@ -46,24 +49,24 @@ impl Answer {
 
 /// The `gRPC` status inside the `CheckResponse` (`google.rpc.Status`).
 #[derive(Debug)]
-pub(super) struct Status<'a> {
-    pub(super) code: tonic::Code,
-    pub(super) message: &'a str,
+pub(in crate::authz) struct Status<'a> {
+    pub(in crate::authz) code: tonic::Code,
+    pub(in crate::authz) message: &'a str,
 }
 
 /// The five dynamic-metadata strings (`google.protobuf.Struct`).
 #[derive(Debug)]
-pub(super) struct Metadata<'a> {
-    pub(super) decision_id: &'a str,
-    pub(super) decision: &'a str,
-    pub(super) reason: &'a str,
-    pub(super) layer: &'a str,
-    pub(super) principal: &'a str,
+pub(in crate::authz) struct Metadata<'a> {
+    pub(in crate::authz) decision_id: &'a str,
+    pub(in crate::authz) decision: &'a str,
+    pub(in crate::authz) reason: &'a str,
+    pub(in crate::authz) layer: &'a str,
+    pub(in crate::authz) principal: &'a str,
 }
 
 /// What Envoy does with the request.
 #[derive(Debug)]
-pub(super) enum Http<'a> {
+pub(in crate::authz) enum Http<'a> {
     /// `OkHttpResponse`: headers to set upstream (overwriting), header names to remove.
     Ok {
         set: &'a [(&'a str, &'a str)],
@@ -79,16 +82,16 @@ pub(super) enum Http<'a> {
 
 /// A whole `CheckResponse`.
 #[derive(Debug)]
-pub(super) struct Response<'a> {
-    pub(super) status: Status<'a>,
-    pub(super) http: Http<'a>,
+pub(in crate::authz) struct Response<'a> {
+    pub(in crate::authz) status: Status<'a>,
+    pub(in crate::authz) http: Http<'a>,
     /// Left out when the operator turned the dynamic metadata off (`dynamic_metadata: false`).
-    pub(super) metadata: Option<Metadata<'a>>,
+    pub(in crate::authz) metadata: Option<Metadata<'a>>,
 }
 
 impl Response<'_> {
     /// `CheckResponse { status = 1, denied_response = 2 | ok_response = 3, dynamic_metadata = 4 }`.
-    pub(super) fn encode(&self) -> Answer {
+    pub(in crate::authz) fn encode(&self) -> Answer {
         let (status, http) = (self.status_len(), self.http_len());
         let metadata = self.metadata.as_ref().map(|m| (m, m.struct_len()));
         let mut out = Vec::with_capacity(
