@@ -4,7 +4,10 @@
 //! codec that passes both through tonic as bytes (`codec`). Every bound it puts on a request is a
 //! documented `const` in `limits`.
 //!
-//! Inside, dependencies point one way: `view → decode → limits`, `codec → encode`.
+//! Inside, dependencies point one way: `view → decode → limits`, `codec → encode`; `decode`
+//! knows the Envoy messages it reads by the field numbers in `decode::schema`, whose guard names
+//! every field of those messages, so that an envoy-types upgrade adding one fails to compile
+//! until the new field is reviewed.
 //!
 //! It must not decide anything or reach back into the service: no policy, no signatures, no
 //! metrics, no logs. The service (`authz`) calls it; it uses `sigv4::Header` and

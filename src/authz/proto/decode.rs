@@ -20,12 +20,12 @@
 //! in the joined map are too many even when some repeat a key (prost would keep the last of each
 //! and count fewer), which bounds the work of de-duplicating them.
 //!
-//! This file knows which fields of which message a decision reads, by the numbers of
-//! `envoy/service/auth/v3/{external_auth,attribute_context}.proto` and
-//! `envoy/config/core/v3/{address,base}.proto`; the wire format is `reader`'s, the errors
-//! `error`'s. It must not judge what it reads: whether a request can be decided (a missing
-//! field, too many header lines, too long a path) is the request view's (`view`); the decoder
-//! only stops keeping header lines one past the limit, and counts the rest.
+//! This file knows which fields of which message a decision reads; the field numbers, and the
+//! guard that names every field of those messages as envoy-types generates them, are `schema`'s,
+//! the wire format is `reader`'s, the errors `error`'s. It must not judge what it reads: whether
+//! a request can be decided (a missing field, too many header lines, too long a path) is the
+//! request view's (`view`); the decoder only stops keeping header lines one past the limit, and
+//! counts the rest.
 
 use smallvec::SmallVec;
 
@@ -33,9 +33,14 @@ use super::limits::MAX_HEADERS;
 use crate::sigv4::Header;
 use error::Message;
 use reader::Reader;
+use schema::{
+    Address, AttributeContext, CheckRequest, HeaderMap, HeaderValue, HttpRequest, Peer, Request,
+    SocketAddress,
+};
 
 mod error;
 mod reader;
+mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -147,7 +152,9 @@ pub(crate) fn check_request<'a>(
     let mut r = Reader::new(bytes, Message::CheckRequest);
     while let Some((field, wire)) = r.key()? {
         match field {
-            1 => attributes(fields, r.message(field, wire, Message::AttributeContext)?)?,
+            CheckRequest::ATTRIBUTES => {
+                attributes(fields, r.message(field, wire, Message::AttributeContext)?)?;
+            }
             _ => r.skip(field, wire)?,
         }
     }
@@ -158,20 +165,27 @@ pub(crate) fn check_request<'a>(
 fn attributes<'a>(fields: &mut Fields<'a>, mut r: Reader<'a>) -> Result<(), DecodeError> {
     while let Some((field, wire)) = r.key()? {
         match field {
-            1 => peer(&mut fields.source, r.message(field, wire, Message::Peer)?)?,
-            2 => peer(
-                &mut fields.destination,
-                r.message(field, wire, Message::Peer)?,
-            )?,
-            4 => request(fields, r.message(field, wire, Message::Request)?)?,
-            10 => {
+            AttributeContext::SOURCE => {
+                peer(&mut fields.source, r.message(field, wire, Message::Peer)?)?;
+            }
+            AttributeContext::DESTINATION => {
+                peer(
+                    &mut fields.destination,
+                    r.message(field, wire, Message::Peer)?,
+                )?;
+            }
+            AttributeContext::REQUEST => {
+                request(fields, r.message(field, wire, Message::Request)?)?;
+            }
+            AttributeContext::CONTEXT_EXTENSIONS => {
                 let (key, value) = r.map_entry(field, wire)?;
                 if key == "vpc_endpoint" {
                     fields.vpc_endpoint = Some(value);
                 }
             }
-            // metadata_context, tls_session, route_metadata_context
-            11..=13 => r.unread_message(field, wire)?,
+            AttributeContext::METADATA_CONTEXT
+            | AttributeContext::TLS_SESSION
+            | AttributeContext::ROUTE_METADATA_CONTEXT => r.unread_message(field, wire)?,
             _ => r.skip(field, wire)?,
         }
     }
@@ -182,11 +196,9 @@ fn attributes<'a>(fields: &mut Fields<'a>, mut r: Reader<'a>) -> Result<(), Deco
 fn peer<'a>(out: &mut PeerAddress<'a>, mut r: Reader<'a>) -> Result<(), DecodeError> {
     while let Some((field, wire)) = r.key()? {
         match field {
-            1 => address(out, r.message(field, wire, Message::Address)?)?,
-            // service, principal, certificate
-            2 | 4 | 5 => r.unread_string(field, wire)?,
-            // labels
-            3 => r.map_entry(field, wire).map(drop)?,
+            Peer::ADDRESS => address(out, r.message(field, wire, Message::Address)?)?,
+            Peer::SERVICE | Peer::PRINCIPAL | Peer::CERTIFICATE => r.unread_string(field, wire)?,
+            Peer::LABELS => r.map_entry(field, wire).map(drop)?,
             _ => r.skip(field, wire)?,
         }
     }
@@ -197,7 +209,7 @@ fn peer<'a>(out: &mut PeerAddress<'a>, mut r: Reader<'a>) -> Result<(), DecodeEr
 fn address<'a>(out: &mut PeerAddress<'a>, mut r: Reader<'a>) -> Result<(), DecodeError> {
     while let Some((field, wire)) = r.key()? {
         match field {
-            1 => {
+            Address::SOCKET_ADDRESS => {
                 let body = r.message(field, wire, Message::SocketAddress)?;
                 if !out.socket {
                     *out = PeerAddress {
@@ -207,8 +219,7 @@ fn address<'a>(out: &mut PeerAddress<'a>, mut r: Reader<'a>) -> Result<(), Decod
                 }
                 socket_address(out, body)?;
             }
-            // pipe, envoy_internal_address
-            2 | 3 => {
+            Address::PIPE | Address::ENVOY_INTERNAL_ADDRESS => {
                 r.unread_message(field, wire)?;
                 *out = PeerAddress::default();
             }
@@ -222,11 +233,13 @@ fn address<'a>(out: &mut PeerAddress<'a>, mut r: Reader<'a>) -> Result<(), Decod
 fn socket_address<'a>(out: &mut PeerAddress<'a>, mut r: Reader<'a>) -> Result<(), DecodeError> {
     while let Some((field, wire)) = r.key()? {
         match field {
-            2 => out.address = r.string(field, wire)?,
-            // protocol, port_value, ipv4_compat
-            1 | 3 | 6 => r.unread_varint(field, wire)?,
-            // named_port, resolver_name, network_namespace_filepath
-            4 | 5 | 7 => r.unread_string(field, wire)?,
+            SocketAddress::ADDRESS => out.address = r.string(field, wire)?,
+            SocketAddress::PROTOCOL | SocketAddress::PORT_VALUE | SocketAddress::IPV4_COMPAT => {
+                r.unread_varint(field, wire)?;
+            }
+            SocketAddress::NAMED_PORT
+            | SocketAddress::RESOLVER_NAME
+            | SocketAddress::NETWORK_NAMESPACE_FILEPATH => r.unread_string(field, wire)?,
             _ => r.skip(field, wire)?,
         }
     }
@@ -237,9 +250,8 @@ fn socket_address<'a>(out: &mut PeerAddress<'a>, mut r: Reader<'a>) -> Result<()
 fn request<'a>(fields: &mut Fields<'a>, mut r: Reader<'a>) -> Result<(), DecodeError> {
     while let Some((field, wire)) = r.key()? {
         match field {
-            // time
-            1 => r.unread_message(field, wire)?,
-            2 => {
+            Request::TIME => r.unread_message(field, wire)?,
+            Request::HTTP => {
                 let body = r.message(field, wire, Message::HttpRequest)?;
                 fields.http = true;
                 http(fields, body)?;
@@ -254,21 +266,24 @@ fn request<'a>(fields: &mut Fields<'a>, mut r: Reader<'a>) -> Result<(), DecodeE
 fn http<'a>(fields: &mut Fields<'a>, mut r: Reader<'a>) -> Result<(), DecodeError> {
     while let Some((field, wire)) = r.key()? {
         match field {
-            2 => fields.method = r.string(field, wire)?,
-            3 => {
+            HttpRequest::METHOD => fields.method = r.string(field, wire)?,
+            HttpRequest::HEADERS => {
                 let (name, value) = r.map_entry(field, wire)?;
                 fields.joined.insert(name, value);
             }
-            4 => fields.path = r.string(field, wire)?,
-            5 => fields.host = r.string(field, wire)?,
-            6 => fields.scheme = r.string(field, wire)?,
-            11 => fields.body = r.string(field, wire)?,
-            12 => fields.raw_body = r.bytes(field, wire)?,
-            13 => header_map(&mut fields.raw, r.message(field, wire, Message::HeaderMap)?)?,
-            // id, query, fragment, protocol
-            1 | 7 | 8 | 10 => r.unread_string(field, wire)?,
-            // size
-            9 => r.unread_varint(field, wire)?,
+            HttpRequest::PATH => fields.path = r.string(field, wire)?,
+            HttpRequest::HOST => fields.host = r.string(field, wire)?,
+            HttpRequest::SCHEME => fields.scheme = r.string(field, wire)?,
+            HttpRequest::BODY => fields.body = r.string(field, wire)?,
+            HttpRequest::RAW_BODY => fields.raw_body = r.bytes(field, wire)?,
+            HttpRequest::HEADER_MAP => {
+                header_map(&mut fields.raw, r.message(field, wire, Message::HeaderMap)?)?;
+            }
+            HttpRequest::ID
+            | HttpRequest::QUERY
+            | HttpRequest::FRAGMENT
+            | HttpRequest::PROTOCOL => r.unread_string(field, wire)?,
+            HttpRequest::SIZE => r.unread_varint(field, wire)?,
             _ => r.skip(field, wire)?,
         }
     }
@@ -279,14 +294,14 @@ fn http<'a>(fields: &mut Fields<'a>, mut r: Reader<'a>) -> Result<(), DecodeErro
 fn header_map<'a>(out: &mut Lines<'a>, mut r: Reader<'a>) -> Result<(), DecodeError> {
     while let Some((field, wire)) = r.key()? {
         match field {
-            1 => {
+            HeaderMap::HEADERS => {
                 let mut line = r.message(field, wire, Message::HeaderValue)?;
                 let (mut key, mut value, mut raw_value) = ("", "", &[][..]);
                 while let Some((field, wire)) = line.key()? {
                     match field {
-                        1 => key = line.string(field, wire)?,
-                        2 => value = line.string(field, wire)?,
-                        3 => raw_value = line.bytes(field, wire)?,
+                        HeaderValue::KEY => key = line.string(field, wire)?,
+                        HeaderValue::VALUE => value = line.string(field, wire)?,
+                        HeaderValue::RAW_VALUE => raw_value = line.bytes(field, wire)?,
                         _ => line.skip(field, wire)?,
                     }
                 }

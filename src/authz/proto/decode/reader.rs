@@ -3,9 +3,11 @@
 //! prost reads it and refuses it.
 //!
 //! It must not know Envoy's messages: which field of which message a decision reads is the
-//! decoder's (`decode`).
+//! decoder's (`decode`). The two fields of a map entry are protobuf's own; their numbers are named
+//! in `schema` with the others.
 
 use super::error::{DecodeError, Fault, Message};
+use super::schema::MapEntry;
 use crate::authz::proto::limits::RECURSION_LIMIT;
 
 /// Wire types (protobuf encoding, "Message Structure").
@@ -169,8 +171,8 @@ impl<'a> Reader<'a> {
         let (mut key, mut value) = ("", "");
         while let Some((field, wire)) = entry.key()? {
             match field {
-                1 => key = entry.string(field, wire)?,
-                2 => value = entry.string(field, wire)?,
+                MapEntry::KEY => key = entry.string(field, wire)?,
+                MapEntry::VALUE => value = entry.string(field, wire)?,
                 _ => entry.skip(field, wire)?,
             }
         }
