@@ -42,7 +42,7 @@ fn bench_check(c: &mut Criterion) {
         group.bench_function(*name, |b| {
             b.iter(|| black_box(service.answer(black_box(&bytes)).unwrap()))
         });
-        // The reading alone, as the Check reads the message (in place, `authz::decode`), and
+        // The reading alone, as the Check reads the message (in place, `authz::proto`), and
         // prost's decoding of the same bytes, which the Check did before.
         group.bench_function(format!("reading_only_{name}"), |b| {
             b.iter(|| read_check_request(black_box(&bytes)).unwrap())

@@ -1,6 +1,6 @@
 //! The ext_authz service: `CheckRequest` (the protobuf bytes the gRPC service received, read in
-//! place by `decode`) → request view → decision → `CheckResponse` (the protobuf bytes it sends,
-//! `wire`), one metrics increment and one decision-log line per Check; and the diagnostic
+//! place by `proto`) → request view → decision → `CheckResponse` (the protobuf bytes it sends,
+//! `proto`), one metrics increment and one decision-log line per Check; and the diagnostic
 //! `Explain` service.
 //!
 //! Deny is a successful reply with `PERMISSION_DENIED` and a 403 `DeniedHttpResponse` carrying
@@ -11,11 +11,9 @@
 //!
 //! It must not touch: policy semantics or signature maths (those are `lattice` and `sigv4`).
 
-mod convert;
-pub(crate) mod decode;
 mod grpc;
+pub(crate) mod proto;
 mod raw;
-mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -30,13 +28,12 @@ use crate::lattice::{Decision, Effect, IDENTITY_HEADERS};
 use crate::metrics::{DecisionLabel, GrpcMethod, Metrics};
 use crate::store::{Snapshot, Store};
 
-pub use convert::{
-    InvalidCheckRequest, MAX_HEADER_BYTES, MAX_HEADERS, MAX_TARGET_BYTES, RequestView,
-};
-pub use decode::{DecodeError, Fault};
 pub use grpc::AuthorizationServer;
+pub use proto::{
+    Answer, DecodeError, Fault, InvalidCheckRequest, MAX_HEADER_BYTES, MAX_HEADERS,
+    MAX_TARGET_BYTES, RequestView,
+};
 pub use raw::{InvalidRawRequest, MAX_RAW_REQUEST_BYTES, RawRequest};
-pub use wire::Answer;
 
 /// Reasons of `decision="error"` and of malformed requests, besides `lattice::Reason`'s.
 pub const ERROR_REASONS: &[&str] = &["not_ready", "deadline_exceeded"];
@@ -168,8 +165,8 @@ impl AuthzService {
             let status = tonic::Status::unavailable("lattice-authz has no world loaded yet");
             return (Err(status), elapsed);
         };
-        let mut fields = decode::Fields::default();
-        if let Err(e) = decode::check_request(request, &mut fields) {
+        let mut fields = proto::Fields::default();
+        if let Err(e) = proto::check_request(request, &mut fields) {
             tracing::warn!(
                 message = "Check refused: the CheckRequest cannot be decoded.",
                 error = %e
@@ -266,7 +263,7 @@ impl AuthzService {
             error = %invalid,
             decision_id,
         );
-        let metadata = self.dynamic_metadata.then_some(wire::Metadata {
+        let metadata = self.dynamic_metadata.then_some(proto::Metadata {
             decision_id,
             decision: "deny",
             reason: BAD_REQUEST,
@@ -358,14 +355,14 @@ fn denied(
     exception: &str,
     body: &str,
     reason: &str,
-    metadata: Option<wire::Metadata<'_>>,
+    metadata: Option<proto::Metadata<'_>>,
 ) -> Answer {
-    wire::Response {
-        status: wire::Status {
+    proto::Response {
+        status: proto::Status {
             code: tonic::Code::PermissionDenied,
             message: reason,
         },
-        http: wire::Http::Denied {
+        http: proto::Http::Denied {
             status,
             headers: [
                 ("content-type", "text/plain"),
@@ -381,7 +378,7 @@ fn denied(
 /// Renders a decision as Envoy's `CheckResponse`, encoded, with the decision as dynamic metadata
 /// if `dynamic_metadata`.
 pub fn render(decision: &Decision<'_>, id: &str, dynamic_metadata: bool) -> Answer {
-    let metadata = dynamic_metadata.then(|| wire::Metadata {
+    let metadata = dynamic_metadata.then(|| proto::Metadata {
         decision_id: id,
         decision: decision.effect.as_str(),
         reason: decision.reason.as_str(),
@@ -407,12 +404,12 @@ pub fn render(decision: &Decision<'_>, id: &str, dynamic_metadata: bool) -> Answ
                     .copied()
                     .filter(|h| !set.iter().any(|(k, _)| k == h)),
             );
-            wire::Response {
-                status: wire::Status {
+            proto::Response {
+                status: proto::Status {
                     code: tonic::Code::Ok,
                     message: "",
                 },
-                http: wire::Http::Ok {
+                http: proto::Http::Ok {
                     set: &set,
                     remove: &remove,
                 },

@@ -171,15 +171,15 @@ pub fn check_request(
     }
 }
 
-/// Reads an encoded `CheckRequest` the way the Check does (in place, `authz::decode`): for
+/// Reads an encoded `CheckRequest` the way the Check does (in place, `authz::proto`): for
 /// benches that time the reading alone.
 ///
 /// # Errors
 ///
 /// If the bytes are not a `CheckRequest`.
 pub fn read_check_request(bytes: &[u8]) -> Result<(), crate::authz::DecodeError> {
-    let mut fields = crate::authz::decode::Fields::default();
-    crate::authz::decode::check_request(bytes, &mut fields)?;
+    let mut fields = crate::authz::proto::Fields::default();
+    crate::authz::proto::check_request(bytes, &mut fields)?;
     std::hint::black_box(&fields);
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Any bytes as an Envoy `CheckRequest` (protobuf), handed to the Check as the gRPC server hands
-//! them over (read in place, `authz::decode`), against the built-in example world: every Check
+//! them over (read in place, `authz::proto`), against the built-in example world: every Check
 //! answers (allow, deny or a gRPC error) without panicking, bytes prost can decode are always
 //! read (never refused), every answer's bytes decode as a `CheckResponse`, and an allow always
 //! overwrites or removes every identity header, so a client's own copies never pass through.

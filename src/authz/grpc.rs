@@ -1,18 +1,20 @@
 //! The `envoy.service.auth.v3.Authorization` gRPC service, sending [`Answer`]s as they are.
 //!
 //! The service envoy-types generates takes a prost `CheckResponse` and encodes it; this one is
-//! the same route and the same `Grpc` machinery (framing, size limits, status handling), with a
-//! codec that passes the request's bytes through undecoded (the service reads them in place) and
-//! copies the answer's bytes.
+//! the same route and the same `Grpc` machinery (framing, size limits, status handling), with
+//! the protobuf layer's codec (`proto::CheckCodec`), which passes the request's bytes through
+//! undecoded (the service reads them in place) and copies the answer's bytes.
+//!
+//! It must not read or write protobuf itself: that is `proto`'s.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf as _, BufMut as _, Bytes};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use bytes::Bytes;
 use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
 
+use super::proto::CheckCodec;
 use super::{Answer, AuthzService};
 
 /// The path Envoy calls.
@@ -72,51 +74,5 @@ impl tonic::server::UnaryService<Bytes> for CheckMethod {
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         std::future::ready(self.0.answer(request.get_ref()).map(tonic::Response::new))
-    }
-}
-
-/// Hands a `CheckRequest`'s bytes over as they came (the service reads them in place,
-/// `decode`), encodes [`Answer`]s by copying their bytes.
-#[derive(Debug, Clone, Copy, Default)]
-struct CheckCodec;
-
-impl Codec for CheckCodec {
-    type Encode = Answer;
-    type Decode = Bytes;
-    type Encoder = AnswerEncoder;
-    type Decoder = RequestBytes;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        AnswerEncoder
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RequestBytes
-    }
-}
-
-/// The message's bytes, without a copy: the gRPC frame's buffer is split off and frozen.
-#[derive(Debug, Clone, Copy, Default)]
-struct RequestBytes;
-
-impl Decoder for RequestBytes {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Self::Error> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct AnswerEncoder;
-
-impl Encoder for AnswerEncoder {
-    type Item = Answer;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Answer, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
-        dst.put_slice(item.as_bytes());
-        Ok(())
     }
 }

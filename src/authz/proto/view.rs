@@ -1,21 +1,14 @@
-//! A `CheckRequest`'s fields ([`decode`](super::decode)) → [`RequestView`]: borrowed, validated
-//! at the edge.
+//! A `CheckRequest`'s fields, as the decoder left them (`decode`) → [`RequestView`]: borrowed,
+//! validated at the edge, and handed to `lattice` as its `Request`.
+//!
+//! It must not read bytes (that is the decoder's) nor decide anything: a request it refuses is an
+//! [`InvalidCheckRequest`], which the service answers with a deny.
 
 use std::net::IpAddr;
 
 use super::decode::Fields;
+use super::limits::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_TARGET_BYTES};
 use crate::sigv4::Header;
-
-/// Most header lines a request may carry (Envoy's own default limit is 100).
-pub const MAX_HEADERS: usize = 256;
-
-/// Most bytes of header names and values a request may carry, all lines together. Envoy's own
-/// default limit (`max_request_headers_kb`) is 60 KiB, so no request Envoy accepts by default
-/// is refused here; a larger one cannot be a real Lattice caller's.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
-
-/// Largest request target (path and query) accepted.
-pub const MAX_TARGET_BYTES: usize = 16 * 1024;
 
 /// A `CheckRequest` that cannot be decided: the request is denied with this text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
