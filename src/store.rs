@@ -21,7 +21,6 @@ mod files;
 mod kubernetes;
 mod watch;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,18 +29,13 @@ use std::time::SystemTime;
 use arc_swap::ArcSwapOption;
 
 use crate::config::{PayloadMode, Settings};
-use crate::lattice::{CompiledPolicy, Problem, ReadError, World, WorldOptions};
+use crate::lattice::{CompiledPolicy, ReadError, World, WorldOptions};
 use crate::sigv4::{self, Verifier};
 
-pub use error::LoadError;
+pub use error::{FileProblem, LoadError};
+pub use files::{CacheStats, MAX_WORLD_FILE_BYTES, MAX_WORLD_FILES};
 use files::{FileLoader, Sources, read_sources, unreadable_fingerprint};
 use watch::{LastRead, Stamp};
-
-/// Largest world file read (a world is configuration, not data).
-pub const MAX_WORLD_FILE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Most files in a world directory.
-pub const MAX_WORLD_FILES: usize = 10_000;
 
 /// One immutable, complete, validated world, ready to serve.
 #[derive(Debug)]
@@ -58,24 +52,6 @@ pub struct Snapshot {
     pub source: String,
 }
 
-/// A problem, with the file it is in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileProblem {
-    /// The file, when the world comes from files.
-    pub file: Option<String>,
-    /// The problem, its pointer relative to that file's document.
-    pub problem: Problem,
-}
-
-impl fmt::Display for FileProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
-            Some(file) => write!(f, "{file}: {}", self.problem),
-            None => self.problem.fmt(f),
-        }
-    }
-}
-
 /// What a poll did.
 #[derive(Debug)]
 pub enum Reload {
@@ -85,15 +61,6 @@ pub enum Reload {
     Loaded(Arc<Snapshot>, Vec<FileProblem>),
     /// The change is invalid; the previous snapshot keeps serving.
     Failed(LoadError),
-}
-
-/// Hits and misses of the compiled-policy cache during one load.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Policies reused.
-    pub hits: u64,
-    /// Policies compiled.
-    pub misses: u64,
 }
 
 /// Holds the live snapshot and everything needed to build the next one.

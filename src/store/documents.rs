@@ -11,10 +11,11 @@ use crate::lattice::Problem;
 use crate::lattice::spec::WorldSpec;
 use crate::policy::Severity;
 
+use super::error::FileProblem;
 use super::error::{LoadError, MergeError};
+use super::files::MAX_WORLD_FILE_BYTES;
 use super::files::Sources;
 use super::kubernetes::{self, Applied, IAM_AUTH_POLICY_API, IamAuthPolicy, Override};
-use super::{FileProblem, MAX_WORLD_FILE_BYTES};
 
 /// The YAML parser's resource budget. A world file is at most [`MAX_WORLD_FILE_BYTES`]; a node
 /// or event takes at least two bytes of it, so these caps never refuse a file that fits, while

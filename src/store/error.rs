@@ -1,14 +1,31 @@
-//! The store's errors: a world that could not be loaded, with every problem found, and the
-//! ways its documents can disagree.
+//! The store's problems and errors: a problem with the file it is in, a world that could not be
+//! loaded (every problem found), and the ways its documents can disagree.
 //!
 //! It must not touch: the file system or the snapshot; these are values, rendered once.
 
+use std::fmt;
 use std::path::Path;
 
 use crate::lattice::Problem;
 use crate::policy::Severity;
 
-use super::FileProblem;
+/// A problem, with the file it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblem {
+    /// The file, when the world comes from files.
+    pub file: Option<String>,
+    /// The problem, its pointer relative to that file's document.
+    pub problem: Problem,
+}
+
+impl fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{file}: {}", self.problem),
+            None => self.problem.fmt(f),
+        }
+    }
+}
 
 /// A world that could not be loaded: every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

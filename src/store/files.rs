@@ -17,7 +17,21 @@ use crate::lattice::{
 use crate::policy::{Diagnostic, ParseOptions};
 
 use super::error::LoadError;
-use super::{CacheStats, MAX_WORLD_FILE_BYTES, MAX_WORLD_FILES};
+
+/// Largest world file read (a world is configuration, not data).
+pub const MAX_WORLD_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Most files in a world directory.
+pub const MAX_WORLD_FILES: usize = 10_000;
+
+/// Hits and misses of the compiled-policy cache during one load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Policies reused.
+    pub hits: u64,
+    /// Policies compiled.
+    pub misses: u64,
+}
 
 /// The documents of a world, read but not yet parsed.
 #[derive(Debug)]

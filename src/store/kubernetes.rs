@@ -8,7 +8,7 @@ use crate::lattice::Problem;
 use crate::lattice::spec::{DocumentSpec, WorldSpec};
 use crate::policy::Severity;
 
-use super::FileProblem;
+use super::error::FileProblem;
 
 /// A Kubernetes `IAMAuthPolicy` (lattice-auth §9).
 #[derive(Debug, serde::Deserialize)]
