@@ -13,7 +13,8 @@
 //! This file holds the store and its publishing: the snapshot, the poll, the swap, the last good
 //! world. `files` reads the world's files and gives the builder secrets and policy files;
 //! `documents` parses and merges the documents; `kubernetes` applies `IAMAuthPolicy` resources;
-//! `watch` tells from the files' metadata whether a poll must read them; `error` holds the errors.
+//! `watch` tells from the files' metadata whether a poll must read them; `error` holds the problems
+//! and errors.
 
 mod documents;
 mod error;
