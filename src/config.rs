@@ -6,6 +6,7 @@
 //! It must not touch: policy data (the world is `store`'s), the network.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -173,9 +174,82 @@ pub struct Flags {
 }
 
 /// Every problem with the settings, one per line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid settings:\n  {}", .0.join("\n  "))]
-pub struct InvalidSettings(pub Vec<String>);
+#[derive(Debug, thiserror::Error)]
+pub struct InvalidSettings(pub Vec<SettingProblem>);
+
+impl fmt::Display for InvalidSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid settings:\n  ")?;
+        for (n, problem) in self.0.iter().enumerate() {
+            if n > 0 {
+                f.write_str("\n  ")?;
+            }
+            write!(f, "{problem}")?;
+            // One level: the only cause is the settings file parser's error, whose message
+            // already tells its own causes.
+            if let Some(cause) = std::error::Error::source(problem) {
+                write!(f, ": {cause}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One problem with the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingProblem {
+    /// The settings file is not YAML/JSON, or not settings (an unknown key, a wrong type).
+    #[error("settings file")]
+    File(#[source] serde_saphyr::Error),
+    /// An environment variable that should be true or false.
+    #[error("{ENV_PREFIX}{key}: `{value}` is not true or false")]
+    NotBool {
+        /// The variable's name after [`ENV_PREFIX`].
+        key: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// An environment variable that should be a whole number.
+    #[error("{ENV_PREFIX}{key}: `{value}` is not a whole number")]
+    NotWholeNumber {
+        /// The variable's name after [`ENV_PREFIX`].
+        key: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// A listen address that is not an address.
+    #[error("{setting}: `{value}` is not an address (expected e.g. 127.0.0.1:9191)")]
+    NotAddress {
+        /// `listen` or `metrics_listen`.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// Both listeners on one address.
+    #[error("listen and metrics_listen are both {0}")]
+    SameAddress(SocketAddr),
+    /// A `log_level` that is not a log filter.
+    #[error("log_level: `{0}` is not a log filter (e.g. info, debug, lattice_authz=debug)")]
+    NotLogFilter(String),
+    /// A `log_format` other than `json` and `text`.
+    #[error("log_format: `{0}` is not json or text")]
+    NotLogFormat(String),
+    /// A `payload_mode` other than `lattice` and `standard`.
+    #[error("payload_mode: `{0}` is not lattice or standard")]
+    NotPayloadMode(String),
+    /// A number outside its bounds.
+    #[error("{setting}: {value} is outside {min}..={max}")]
+    OutOfRange {
+        /// The setting's key.
+        setting: &'static str,
+        /// The value given.
+        value: u64,
+        /// The smallest value accepted.
+        min: u64,
+        /// The largest value accepted.
+        max: u64,
+    },
+}
 
 /// The environment variable prefix.
 pub const ENV_PREFIX: &str = "LATTICE_AUTHZ_";
@@ -224,19 +298,18 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 impl RawSettings {
     /// Parses a settings file (YAML or JSON).
     pub fn from_text(text: &str) -> Result<Self, InvalidSettings> {
-        serde_saphyr::from_str(text)
-            .map_err(|e| InvalidSettings(vec![format!("settings file: {e}")]))
+        serde_saphyr::from_str(text).map_err(|e| InvalidSettings(vec![SettingProblem::File(e)]))
     }
 
     /// Applies `LATTICE_AUTHZ_*` variables on top of this file.
-    fn apply_env(&mut self, env: &dyn Env, problems: &mut Vec<String>) {
+    fn apply_env(&mut self, env: &dyn Env, problems: &mut Vec<SettingProblem>) {
         let var = |k: &str| env.get(&format!("{ENV_PREFIX}{k}"));
-        let mut bool_var = |k: &str, slot: &mut Option<bool>| {
+        let mut bool_var = |k: &'static str, slot: &mut Option<bool>| {
             if let Some(v) = var(k) {
                 match v.to_ascii_lowercase().as_str() {
                     "true" | "1" | "yes" => *slot = Some(true),
                     "false" | "0" | "no" => *slot = Some(false),
-                    _ => problems.push(format!("{ENV_PREFIX}{k}: `{v}` is not true or false")),
+                    _ => problems.push(SettingProblem::NotBool { key: k, value: v }),
                 }
             }
         };
@@ -256,13 +329,11 @@ impl RawSettings {
             "ANONYMOUS_IDENTITY_HEADER",
             &mut self.anonymous_identity_header,
         );
-        let mut num_var = |k: &str, slot: &mut Option<u64>| {
+        let mut num_var = |k: &'static str, slot: &mut Option<u64>| {
             if let Some(v) = var(k) {
                 match v.parse() {
                     Ok(n) => *slot = Some(n),
-                    Err(_) => {
-                        problems.push(format!("{ENV_PREFIX}{k}: `{v}` is not a whole number"))
-                    }
+                    Err(_) => problems.push(SettingProblem::NotWholeNumber { key: k, value: v }),
                 }
             }
         };
@@ -272,13 +343,11 @@ impl RawSettings {
         num_var("POLICY_CACHE_CAPACITY", &mut self.policy_cache_capacity);
         num_var("CHECK_TIMEOUT_MS", &mut self.check_timeout_ms);
         num_var("SHUTDOWN_GRACE_MS", &mut self.shutdown_grace_ms);
-        let mut usize_var = |k: &str, slot: &mut Option<usize>| {
+        let mut usize_var = |k: &'static str, slot: &mut Option<usize>| {
             if let Some(v) = var(k) {
                 match v.parse() {
                     Ok(n) => *slot = Some(n),
-                    Err(_) => {
-                        problems.push(format!("{ENV_PREFIX}{k}: `{v}` is not a whole number"))
-                    }
+                    Err(_) => problems.push(SettingProblem::NotWholeNumber { key: k, value: v }),
                 }
             }
         };
@@ -321,32 +390,33 @@ impl Settings {
             }
         }
         let d = Settings::default();
-        let mut addr = |name: &str, v: Option<String>, default: SocketAddr| match v {
+        let mut addr = |name: &'static str, v: Option<String>, default: SocketAddr| match v {
             None => default,
             Some(v) => v.parse().unwrap_or_else(|_| {
-                problems.push(format!(
-                    "{name}: `{v}` is not an address (expected e.g. 127.0.0.1:9191)"
-                ));
+                problems.push(SettingProblem::NotAddress {
+                    setting: name,
+                    value: v,
+                });
                 default
             }),
         };
         let listen = addr("listen", raw.listen, d.listen);
         let metrics_listen = addr("metrics_listen", raw.metrics_listen, d.metrics_listen);
         if listen == metrics_listen && listen.port() != 0 {
-            problems.push(format!("listen and metrics_listen are both {listen}"));
+            problems.push(SettingProblem::SameAddress(listen));
         }
         let log_level = raw.log_level.unwrap_or(d.log_level);
         if tracing_subscriber::EnvFilter::builder()
             .parse(&log_level)
             .is_err()
         {
-            problems.push(format!("log_level: `{log_level}` is not a log filter (e.g. info, debug, lattice_authz=debug)"));
+            problems.push(SettingProblem::NotLogFilter(log_level.clone()));
         }
         let log_format = match raw.log_format.as_deref() {
             None | Some("json") => LogFormat::Json,
             Some("text") => LogFormat::Text,
             Some(other) => {
-                problems.push(format!("log_format: `{other}` is not json or text"));
+                problems.push(SettingProblem::NotLogFormat(other.to_owned()));
                 LogFormat::Json
             }
         };
@@ -354,20 +424,24 @@ impl Settings {
             None | Some("lattice") => PayloadMode::Lattice,
             Some("standard") => PayloadMode::Standard,
             Some(other) => {
-                problems.push(format!(
-                    "payload_mode: `{other}` is not lattice or standard"
-                ));
+                problems.push(SettingProblem::NotPayloadMode(other.to_owned()));
                 PayloadMode::Lattice
             }
         };
-        let mut bounded = |name: &str, v: Option<u64>, default: u64, min: u64, max: u64| match v {
-            None => default,
-            Some(v) if (min..=max).contains(&v) => v,
-            Some(v) => {
-                problems.push(format!("{name}: {v} is outside {min}..={max}"));
-                default
-            }
-        };
+        let mut bounded =
+            |name: &'static str, v: Option<u64>, default: u64, min: u64, max: u64| match v {
+                None => default,
+                Some(v) if (min..=max).contains(&v) => v,
+                Some(v) => {
+                    problems.push(SettingProblem::OutOfRange {
+                        setting: name,
+                        value: v,
+                        min,
+                        max,
+                    });
+                    default
+                }
+            };
         let reload_interval = Duration::from_millis(bounded(
             "reload_interval_ms",
             raw.reload_interval_ms,
@@ -463,6 +537,11 @@ impl Settings {
 mod tests {
     use super::*;
 
+    /// Each problem's message, as a line of the report.
+    fn messages(err: &InvalidSettings) -> Vec<String> {
+        err.0.iter().map(ToString::to_string).collect()
+    }
+
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
             .iter()
@@ -519,10 +598,16 @@ mod tests {
                 .dynamic_metadata
         );
         let e = env(&[("LATTICE_AUTHZ_DYNAMIC_METADATA", "off")]);
+        let err = Settings::resolve(None, &e, &Flags::default()).unwrap_err();
+        assert!(matches!(
+            &err.0[..],
+            [SettingProblem::NotBool {
+                key: "DYNAMIC_METADATA",
+                value
+            }] if value == "off"
+        ));
         assert_eq!(
-            Settings::resolve(None, &e, &Flags::default())
-                .unwrap_err()
-                .0,
+            messages(&err),
             vec!["LATTICE_AUTHZ_DYNAMIC_METADATA: `off` is not true or false"]
         );
     }
@@ -536,8 +621,28 @@ mod tests {
             ("LATTICE_AUTHZ_PAYLOAD_MODE", "signed"),
         ]);
         let err = Settings::resolve(None, &e, &Flags::default()).unwrap_err();
+        assert!(matches!(
+            &err.0[..],
+            [
+                SettingProblem::NotBool {
+                    key: "LOG_ALLOWS",
+                    ..
+                },
+                SettingProblem::NotAddress {
+                    setting: "listen",
+                    ..
+                },
+                SettingProblem::NotPayloadMode(_),
+                SettingProblem::OutOfRange {
+                    setting: "max_skew_secs",
+                    value: 0,
+                    min: 1,
+                    max: 3600
+                },
+            ]
+        ));
         assert_eq!(
-            err.0,
+            messages(&err),
             vec![
                 "LATTICE_AUTHZ_LOG_ALLOWS: `maybe` is not true or false",
                 "listen: `nowhere` is not an address (expected e.g. 127.0.0.1:9191)",
@@ -556,11 +661,24 @@ mod tests {
         assert_eq!(s.workers, 3);
         let e = env(&[("LATTICE_AUTHZ_WORKERS", "5000")]);
         let err = Settings::resolve(None, &e, &Flags::default()).unwrap_err();
-        assert_eq!(err.0, vec!["workers: 5000 is outside 0..=1024"]);
+        assert!(matches!(
+            &err.0[..],
+            [SettingProblem::OutOfRange {
+                setting: "workers",
+                value: 5000,
+                min: 0,
+                max: 1024
+            }]
+        ));
+        assert_eq!(messages(&err), vec!["workers: 5000 is outside 0..=1024"]);
         let e = env(&[("LATTICE_AUTHZ_WORKERS", "two")]);
         let err = Settings::resolve(None, &e, &Flags::default()).unwrap_err();
+        assert!(matches!(
+            &err.0[..],
+            [SettingProblem::NotWholeNumber { key: "WORKERS", .. }]
+        ));
         assert_eq!(
-            err.0,
+            messages(&err),
             vec!["LATTICE_AUTHZ_WORKERS: `two` is not a whole number"]
         );
     }
@@ -568,6 +686,64 @@ mod tests {
     #[test]
     fn unknown_file_keys_are_rejected() {
         let err = RawSettings::from_text("listen: 127.0.0.1:1\nlisten_port: 3\n").unwrap_err();
-        assert!(err.0[0].contains("listen_port"), "{err}");
+        assert!(
+            matches!(&err.0[..], [SettingProblem::File(e)] if e.to_string().contains("listen_port")),
+            "{err}"
+        );
+        // The report names the file, then the parser's words.
+        assert!(
+            err.to_string()
+                .starts_with("invalid settings:\n  settings file: "),
+            "{err}"
+        );
+    }
+
+    /// The report as `main` prints it: every kind of problem once, each on its own line.
+    #[test]
+    fn every_kind_of_problem_reads_as_before() {
+        let err = InvalidSettings(vec![
+            SettingProblem::NotBool {
+                key: "QUERY_AUTH",
+                value: "maybe".to_owned(),
+            },
+            SettingProblem::NotWholeNumber {
+                key: "WORKERS",
+                value: "two".to_owned(),
+            },
+            SettingProblem::NotAddress {
+                setting: "metrics_listen",
+                value: "nowhere".to_owned(),
+            },
+            SettingProblem::SameAddress(SocketAddr::from(([127, 0, 0, 1], 9191))),
+            SettingProblem::NotLogFilter("[".to_owned()),
+            SettingProblem::NotLogFormat("xml".to_owned()),
+            SettingProblem::NotPayloadMode("signed".to_owned()),
+            SettingProblem::OutOfRange {
+                setting: "workers",
+                value: 5000,
+                min: 0,
+                max: 1024,
+            },
+        ]);
+        assert_eq!(
+            err.to_string(),
+            "invalid settings:\n  \
+             LATTICE_AUTHZ_QUERY_AUTH: `maybe` is not true or false\n  \
+             LATTICE_AUTHZ_WORKERS: `two` is not a whole number\n  \
+             metrics_listen: `nowhere` is not an address (expected e.g. 127.0.0.1:9191)\n  \
+             listen and metrics_listen are both 127.0.0.1:9191\n  \
+             log_level: `[` is not a log filter (e.g. info, debug, lattice_authz=debug)\n  \
+             log_format: `xml` is not json or text\n  \
+             payload_mode: `signed` is not lattice or standard\n  \
+             workers: 5000 is outside 0..=1024"
+        );
+        let file = RawSettings::from_text("listen: [1\n").unwrap_err();
+        let [SettingProblem::File(parser)] = &file.0[..] else {
+            panic!("{file:?}")
+        };
+        assert_eq!(
+            file.to_string(),
+            format!("invalid settings:\n  settings file: {parser}")
+        );
     }
 }

@@ -28,7 +28,7 @@ pub use decide::{
 };
 pub use net::{Cidr, InvalidCidr};
 pub use world::{
-    Account, AuthType, CompiledPolicy, InlineLoader, Loader, NamedPolicy, Organization, Principal,
-    PrincipalKind, Problem, Service, ServiceNetwork, Vpc, VpcEndpoint, World, WorldOptions,
-    compile_policy,
+    Account, AuthType, CompiledPolicy, InlineLoader, Loader, LoaderError, NamedPolicy,
+    Organization, Principal, PrincipalKind, Problem, ReadError, Service, ServiceNetwork, Vpc,
+    VpcEndpoint, World, WorldOptions, compile_policy, problem_message,
 };

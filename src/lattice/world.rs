@@ -49,17 +49,85 @@ const MAX_ASSOCIATION_SECURITY_GROUPS: usize = 5;
 /// What `World::build` needs from the outside: secrets, policy files, and compiled policies
 /// (so `store` can cache them by content).
 pub trait Loader {
-    /// Resolves a secret given by environment variable or file. Errors are one-line messages
-    /// that never contain the secret.
-    fn secret(&self, source: &SecretSourceSpec) -> Result<String, String>;
+    /// Resolves a secret given by environment variable or file. Errors never contain the
+    /// secret.
+    fn secret(&self, source: &SecretSourceSpec) -> Result<String, LoaderError>;
     /// Reads a policy document file named in the world.
-    fn document_file(&self, path: &str) -> Result<String, String>;
+    fn document_file(&self, path: &str) -> Result<String, LoaderError>;
     /// Compiles a policy (a `store` implementation caches by content hash).
     fn compile(
         &self,
         text: &str,
         options: &ParseOptions,
     ) -> Result<CompiledPolicy, Vec<Diagnostic>>;
+}
+
+/// Why a [`Loader`] could not give a secret or a policy file. No message contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum LoaderError {
+    /// A secret source that names none of `value`, `env` and `file`.
+    #[error("give one of `value`, `env` or `file`")]
+    NoSecretSource,
+    /// The environment variable a secret is read from is not set, or not UTF-8.
+    #[error("environment variable `{0}` is not set (or not UTF-8)")]
+    EnvNotSet(String),
+    /// A secret from an environment variable or a file, in a world not loaded from files.
+    #[error("secrets from environment variables or files need a world loaded from files")]
+    SecretSourceNeedsFiles,
+    /// A secret file, in a world not loaded from files.
+    #[error("secret file `{0}` needs a world loaded from files")]
+    SecretFileNeedsFiles(String),
+    /// A secret file that cannot be read.
+    #[error("secret file `{}`", .path.display())]
+    SecretFile {
+        /// The file, resolved against the world's directory.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        source: std::io::Error,
+    },
+    /// A policy file, in a world not loaded from files.
+    #[error("policy file `{0}` needs a world loaded from files")]
+    PolicyFileNeedsFiles(String),
+    /// A policy file that cannot be read.
+    #[error("policy file `{}`", .path.display())]
+    PolicyFile {
+        /// The file, resolved against the world's directory.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        source: ReadError,
+    },
+}
+
+/// Why the text of a file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file system refused.
+    #[error("cannot read")]
+    Io(#[source] std::io::Error),
+    /// The file is larger than the limit.
+    #[error("file is {len} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// The file's size in bytes.
+        len: u64,
+        /// The largest size read.
+        limit: u64,
+    },
+    /// The file is not UTF-8 text.
+    #[error("file is not UTF-8")]
+    NotUtf8,
+}
+
+/// The message of a world problem caused by `error`: its text and each cause's, joined by `: `
+/// (each error's `Display` says its own layer only).
+pub fn problem_message(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }
 
 /// A compiled policy and the warnings found compiling it.
@@ -76,23 +144,19 @@ pub struct CompiledPolicy {
 pub struct InlineLoader;
 
 impl Loader for InlineLoader {
-    fn secret(&self, source: &SecretSourceSpec) -> Result<String, String> {
+    fn secret(&self, source: &SecretSourceSpec) -> Result<String, LoaderError> {
         match source {
             SecretSourceSpec {
                 value: Some(v),
                 env: None,
                 file: None,
             } => Ok(v.clone()),
-            _ => Err(
-                "secrets from environment variables or files need a world loaded from files".into(),
-            ),
+            _ => Err(LoaderError::SecretSourceNeedsFiles),
         }
     }
 
-    fn document_file(&self, path: &str) -> Result<String, String> {
-        Err(format!(
-            "policy file `{path}` needs a world loaded from files"
-        ))
+    fn document_file(&self, path: &str) -> Result<String, LoaderError> {
+        Err(LoaderError::PolicyFileNeedsFiles(path.to_owned()))
     }
 
     fn compile(
@@ -648,7 +712,7 @@ impl Builder<'_> {
                 .filter(|x| **x)
                 .count();
                 if count == 1 {
-                    self.loader.secret(source)
+                    self.loader.secret(source).map_err(|e| problem_message(&e))
                 } else {
                     Err("give exactly one of `value`, `env` or `file`".to_owned())
                 }
@@ -694,8 +758,8 @@ impl Builder<'_> {
             }
             (None, Some(file)) => match self.loader.document_file(file) {
                 Ok(text) => Some(text),
-                Err(message) => {
-                    self.error(format!("{pointer}/documentFile"), message, None);
+                Err(e) => {
+                    self.error(format!("{pointer}/documentFile"), problem_message(&e), None);
                     None
                 }
             },

@@ -1,5 +1,8 @@
-//! HMAC-SHA256 with precomputed pads, SigV4 signing-key derivation (sigv4 §1.8) and SigV4A
-//! key derivation (sigv4 §2.2).
+//! HMAC-SHA256 with precomputed pads, SigV4 signing-key derivation (sigv4 §1.8), SigV4A key
+//! derivation (sigv4 §2.2) and the SigV4A ECDSA signature check (sigv4 §2.3).
+//!
+//! It must not touch: requests, canonical text, caches or the order of checks; it is handed
+//! bytes and gives keys, MACs and yes/no answers.
 //!
 //! The HMAC is written over `sha2::compress256` so that the keyed state (the SHA-256 state after
 //! absorbing `key ^ ipad` and `key ^ opad`) can be cached and zeroized: a cached SigV4 key then
@@ -278,6 +281,27 @@ pub(crate) fn sigv4a_public_key(private: &[u8; 32]) -> Option<[u8; 65]> {
     let point =
         p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&secret.public_key(), false);
     <[u8; 65]>::try_from(point.as_bytes()).ok()
+}
+
+/// A SigV4A public key, the uncompressed point [`sigv4a_public_key`] gives, ready to check
+/// `AWS4-ECDSA-P256-SHA256` signatures (sigv4 §2.3: ECDSA P-256 over SHA-256 of the string to
+/// sign, the signature ASN.1 DER). Built once per request and checked against each canonical URI
+/// candidate.
+pub(crate) struct EcdsaKey<'p>(ring::signature::UnparsedPublicKey<&'p [u8]>);
+
+impl<'p> EcdsaKey<'p> {
+    /// The key of `point` (`04 || X || Y`).
+    pub(crate) fn new(point: &'p [u8; 65]) -> Self {
+        Self(ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_ASN1,
+            point.as_slice(),
+        ))
+    }
+
+    /// Whether `der` is this key's signature of `message`.
+    pub(crate) fn verify(&self, message: &[u8], der: &[u8]) -> bool {
+        self.0.verify(message, der).is_ok()
+    }
 }
 
 /// The SigV4A public-key cache key of (`secret`, `access_key_id`): SHA-256 over a domain

@@ -1,0 +1,383 @@
+//! Reading a world's files: the world file or directory, bounded in size and count, the files
+//! its documents refer to (for change detection), and the [`Loader`] that gives the world
+//! builder secrets from the environment or files, policy files, and compiled policies through
+//! the store's cache.
+//!
+//! It must not touch: the parsing or merging of documents, the snapshot.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use crate::lattice::spec::SecretSourceSpec;
+use crate::lattice::{
+    self, CompiledPolicy, Loader, LoaderError, ReadError, World, problem_message,
+};
+use crate::policy::{Diagnostic, ParseOptions};
+
+use super::error::LoadError;
+
+/// Largest world file read (a world is configuration, not data).
+pub const MAX_WORLD_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Most files in a world directory.
+pub const MAX_WORLD_FILES: usize = 10_000;
+
+/// Hits and misses of the compiled-policy cache during one load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Policies reused.
+    pub hits: u64,
+    /// Policies compiled.
+    pub misses: u64,
+}
+
+/// The documents of a world, read but not yet parsed.
+#[derive(Debug)]
+pub(super) struct Sources {
+    /// `None`: the built-in world.
+    pub(super) files: Vec<(Option<PathBuf>, String)>,
+    pub(super) base: Option<PathBuf>,
+    /// Referenced files (policy documents, secrets) read during the last build also count for
+    /// change detection; their contents are hashed here.
+    pub(super) extra: Vec<(PathBuf, Vec<u8>)>,
+}
+
+/// The text of the file at `path`, at most [`MAX_WORLD_FILE_BYTES`] long.
+fn read_limited(path: &Path) -> Result<String, ReadError> {
+    let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
+    if meta.len() > MAX_WORLD_FILE_BYTES {
+        return Err(ReadError::TooLarge {
+            len: meta.len(),
+            limit: MAX_WORLD_FILE_BYTES,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+    String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
+}
+
+/// Stands for a world that could not be read, in place of its content's fingerprint: the same
+/// failure twice in a row is one failure. The tag keeps it apart from any content's.
+pub(super) fn unreadable_fingerprint(error: &LoadError) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"\0unreadable\0");
+    h.update(error.to_string().as_bytes());
+    h.finalize().into()
+}
+
+/// The world's files (the file itself, or the `.yaml`, `.yml` and `.json` files of the
+/// directory, sorted) and the directory referenced files are relative to.
+pub(super) fn world_files(path: &Path) -> Result<(Vec<PathBuf>, PathBuf), LoadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::one(Some(path), format!("cannot read the world: {e}")))?;
+    if !meta.is_dir() {
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        return Ok((vec![path.to_path_buf()], base));
+    }
+    let mut names = Vec::new();
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| LoadError::one(Some(path), format!("cannot list: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LoadError::one(Some(path), format!("cannot list: {e}")))?;
+        let p = entry.path();
+        let is_world = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+        // Kubernetes ConfigMap volumes keep data behind `..data` symlinks: skip dot-files.
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if is_world && !hidden && p.is_file() {
+            names.push(p);
+        }
+        if names.len() > MAX_WORLD_FILES {
+            return Err(LoadError::one(
+                Some(path),
+                format!("more than {MAX_WORLD_FILES} world files"),
+            ));
+        }
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err(LoadError::one(
+            Some(path),
+            "the directory has no .yaml, .yml or .json files".to_owned(),
+        ));
+    }
+    Ok((names, path.to_path_buf()))
+}
+
+pub(super) fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
+    let Some(path) = world else {
+        return Ok(Sources {
+            files: vec![(None, World::EXAMPLE_YAML.to_owned())],
+            base: None,
+            extra: Vec::new(),
+        });
+    };
+    let (files, base) = world_files(path)?;
+    let mut out = Vec::new();
+    for f in files {
+        let text = read_limited(&f).map_err(|e| LoadError::one(Some(&f), problem_message(&e)))?;
+        out.push((Some(f), text));
+    }
+    // Referenced files: re-read them so that editing a policy file triggers a reload.
+    let mut extra = Vec::new();
+    for (_, text) in &out {
+        for referenced in referenced_files(text) {
+            let p = base.join(&referenced);
+            extra.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+        }
+    }
+    Ok(Sources {
+        files: out,
+        base: Some(base),
+        extra,
+    })
+}
+
+/// File names a world document refers to (`documentFile:`, `file:`, in block or inline
+/// mappings), found textually: only used for change detection; the real references are resolved
+/// while building.
+fn referenced_files(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(at) = rest.find("ile") {
+            let before = rest.get(..at).unwrap_or_default();
+            let after = rest.get(at + 3..).unwrap_or_default();
+            rest = after;
+            let key_ok = before.ends_with("documentF")
+                || (before.ends_with('f')
+                    && !before
+                        .trim_end_matches(['f'])
+                        .ends_with(|c: char| c.is_alphanumeric()));
+            let Some(value) = after.trim_start_matches(['"', '\'']).strip_prefix(':') else {
+                continue;
+            };
+            if !key_ok {
+                continue;
+            }
+            let value = value.trim_start();
+            let end = value.find([',', '}', '#']).unwrap_or(value.len());
+            let name = value
+                .get(..end)
+                .unwrap_or_default()
+                .trim()
+                .trim_matches(['"', '\'']);
+            if !name.is_empty() {
+                out.push(name.to_owned());
+            }
+        }
+    }
+    out
+}
+
+impl Sources {
+    pub(super) fn fingerprint(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for (path, text) in &self.files {
+            h.update(
+                path.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+            h.update([0]);
+            h.update(text.as_bytes());
+            h.update([0]);
+        }
+        for (path, bytes) in &self.extra {
+            h.update(path.display().to_string().as_bytes());
+            h.update([0]);
+            h.update(bytes);
+        }
+        h.finalize().into()
+    }
+
+    pub(super) fn describe(&self) -> String {
+        match &self.files[..] {
+            [(None, _)] => "built-in example world".to_owned(),
+            [(Some(p), _)] => p.display().to_string(),
+            _ => self
+                .base
+                .as_ref()
+                .map(|b| b.display().to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Resolves secrets and policy files relative to the world, and compiles through the cache.
+pub(super) struct FileLoader<'a> {
+    pub(super) base: Option<PathBuf>,
+    pub(super) cache: &'a moka::sync::Cache<[u8; 32], CompiledPolicy>,
+    pub(super) stats: Mutex<CacheStats>,
+}
+
+impl FileLoader<'_> {
+    fn path(&self, name: &str) -> PathBuf {
+        match &self.base {
+            Some(base) => base.join(name),
+            None => PathBuf::from(name),
+        }
+    }
+}
+
+impl Loader for FileLoader<'_> {
+    fn secret(&self, source: &SecretSourceSpec) -> Result<String, LoaderError> {
+        match source {
+            SecretSourceSpec { value: Some(v), .. } => Ok(v.clone()),
+            SecretSourceSpec { env: Some(var), .. } => {
+                std::env::var(var).map_err(|_| LoaderError::EnvNotSet(var.clone()))
+            }
+            SecretSourceSpec {
+                file: Some(name), ..
+            } => {
+                if self.base.is_none() {
+                    return Err(LoaderError::SecretFileNeedsFiles(name.clone()));
+                }
+                let path = self.path(name);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Ok(text.trim_end_matches(['\n', '\r']).to_owned()),
+                    Err(source) => Err(LoaderError::SecretFile { path, source }),
+                }
+            }
+            SecretSourceSpec {
+                value: None,
+                env: None,
+                file: None,
+            } => Err(LoaderError::NoSecretSource),
+        }
+    }
+
+    fn document_file(&self, name: &str) -> Result<String, LoaderError> {
+        if self.base.is_none() {
+            return Err(LoaderError::PolicyFileNeedsFiles(name.to_owned()));
+        }
+        let path = self.path(name);
+        match read_limited(&path) {
+            Ok(text) => Ok(text),
+            Err(source) => Err(LoaderError::PolicyFile { path, source }),
+        }
+    }
+
+    fn compile(
+        &self,
+        text: &str,
+        options: &ParseOptions,
+    ) -> Result<CompiledPolicy, Vec<Diagnostic>> {
+        let mut h = Sha256::new();
+        h.update(format!("{options:?}").as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+        let key: [u8; 32] = h.finalize().into();
+        if let Some(hit) = self.cache.get(&key) {
+            if let Ok(mut s) = self.stats.lock() {
+                s.hits += 1;
+            }
+            return Ok(hit);
+        }
+        let compiled = lattice::compile_policy(text, options)?;
+        if let Ok(mut s) = self.stats.lock() {
+            s.misses += 1;
+        }
+        self.cache.insert(key, compiled.clone());
+        Ok(compiled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages the builder shows for the loader's errors, with their causes.
+    #[test]
+    fn loader_errors_read_as_one_line_each() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("latin1.json"), b"{\"a\": \"\xe9\"}").unwrap();
+        let cache = moka::sync::Cache::new(1);
+        let loader = FileLoader {
+            base: Some(dir.path().to_path_buf()),
+            cache: &cache,
+            stats: Mutex::new(CacheStats::default()),
+        };
+        let at = |name: &str| dir.path().join(name).display().to_string();
+        // What the file system says of a file that does not exist, as the loader quotes it.
+        let missing = std::fs::metadata(dir.path().join("none")).unwrap_err();
+        let message = |result: Result<String, LoaderError>| problem_message(&result.unwrap_err());
+
+        let error = loader.document_file("latin1.json").unwrap_err();
+        assert!(matches!(
+            error,
+            LoaderError::PolicyFile {
+                source: ReadError::NotUtf8,
+                ..
+            }
+        ));
+        assert_eq!(
+            problem_message(&error),
+            format!("policy file `{}`: file is not UTF-8", at("latin1.json"))
+        );
+        let error = loader.document_file("none.json").unwrap_err();
+        assert!(matches!(
+            &error,
+            LoaderError::PolicyFile {
+                source: ReadError::Io(e),
+                ..
+            } if e.kind() == std::io::ErrorKind::NotFound
+        ));
+        assert_eq!(
+            problem_message(&error),
+            format!("policy file `{}`: cannot read: {missing}", at("none.json"))
+        );
+        let source =
+            |value: Option<&str>, env: Option<&str>, file: Option<&str>| SecretSourceSpec {
+                value: value.map(str::to_owned),
+                env: env.map(str::to_owned),
+                file: file.map(str::to_owned),
+            };
+        assert_eq!(
+            message(loader.secret(&source(None, None, Some("none")))),
+            format!("secret file `{}`: {missing}", at("none"))
+        );
+        assert_eq!(
+            message(loader.secret(&source(None, Some("LATTICE_AUTHZ_TEST_NEVER_SET"), None))),
+            "environment variable `LATTICE_AUTHZ_TEST_NEVER_SET` is not set (or not UTF-8)"
+        );
+        assert_eq!(
+            message(loader.secret(&source(None, None, None))),
+            "give one of `value`, `env` or `file`"
+        );
+        assert_eq!(loader.secret(&source(Some("v"), None, None)).unwrap(), "v");
+
+        let text_only = FileLoader {
+            base: None,
+            ..loader
+        };
+        assert_eq!(
+            message(text_only.document_file("p.json")),
+            "policy file `p.json` needs a world loaded from files"
+        );
+        assert_eq!(
+            message(text_only.secret(&source(None, None, Some("k")))),
+            "secret file `k` needs a world loaded from files"
+        );
+        assert_eq!(
+            ReadError::TooLarge { len: 5, limit: 4 }.to_string(),
+            "file is 5 bytes, over the 4-byte limit"
+        );
+    }
+
+    #[test]
+    fn finds_referenced_files() {
+        let text = "authPolicy:\n  documentFile: policies/nginx.json\nsecretAccessKey: {file: secrets/k}\n";
+        assert_eq!(
+            referenced_files(text),
+            vec!["policies/nginx.json", "secrets/k"]
+        );
+    }
+}
