@@ -8,6 +8,7 @@
 //! It must not touch: protobuf types, files, environment variables, tokio, or the clock. Time and
 //! request data are parameters; secrets and policy files come through [`Loader`].
 
+mod build;
 mod context;
 mod decide;
 mod lint;
@@ -21,6 +22,7 @@ mod world;
 /// so a request cannot make its probes long.
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+pub use build::{CompiledPolicy, InlineLoader, Loader, compile_policy};
 pub use context::KNOWN_KEYS;
 pub use decide::{
     Authenticated, Caller, Decision, Effect, IDENTITY_HEADERS, INVOKE, Layer, LayerOutcome,
@@ -28,7 +30,6 @@ pub use decide::{
 };
 pub use net::{Cidr, InvalidCidr};
 pub use world::{
-    Account, AuthType, CompiledPolicy, InlineLoader, Loader, NamedPolicy, Organization, Principal,
-    PrincipalKind, Problem, Service, ServiceNetwork, Vpc, VpcEndpoint, World, WorldOptions,
-    compile_policy,
+    Account, AuthType, NamedPolicy, Organization, Principal, PrincipalKind, Problem, Service,
+    ServiceNetwork, Vpc, VpcEndpoint, World, WorldOptions,
 };
