@@ -28,8 +28,9 @@ use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
 use prost::Message as _;
 use smallvec::SmallVec;
 
-use crate::lattice::{Decision, Effect, IDENTITY_HEADERS};
+use crate::lattice::{Authenticated, Decision, Effect, IDENTITY_HEADERS, Phases};
 use crate::metrics::{DecisionLabel, GrpcMethod, Metrics};
+use crate::sigv4::{CacheOutcome, SigV4Error};
 use crate::store::{Snapshot, Store};
 
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -159,37 +160,17 @@ impl AuthzService {
         };
         let lattice_request = view.lattice_request();
         let now = self.clock.now();
-        let world = &snapshot.world;
-        // Each arm ends in the call that makes the decision, so that the decision (1.4 KB with
-        // its trace) is written where it stays instead of being copied out of a tuple.
-        let mut signed_at = None;
-        let decision = match world.route(&lattice_request) {
-            Err(decision) => *decision,
-            Ok(route) => {
-                let signing = Instant::now();
-                let auth = world.authenticate(&snapshot.verifier, &lattice_request, now);
-                let signed = Instant::now();
-                let sig_elapsed = signed.duration_since(signing);
-                match auth {
-                    Err(e) => {
-                        self.metrics.sigv4(sig_elapsed, None);
-                        crate::lattice::World::signature_denied(route, &lattice_request, e)
-                    }
-                    Ok(auth) => {
-                        if auth.key_cache.is_some() {
-                            self.metrics.sigv4(
-                                sig_elapsed,
-                                auth.key_cache.map(|c| c == crate::sigv4::CacheOutcome::Hit),
-                            );
-                        }
-                        signed_at = Some(signed);
-                        world.decide(route, auth, &lattice_request, now)
-                    }
-                }
-            }
+        let mut timer = PhaseTimer {
+            metrics: &self.metrics,
+            signing: None,
+            signed: None,
         };
+        let decision =
+            snapshot
+                .world
+                .authorize(&snapshot.verifier, &lattice_request, now, &mut timer);
         let decided = Instant::now();
-        if let Some(signed) = signed_at {
+        if let Some(signed) = timer.signed {
             self.metrics.policy_eval(decided.duration_since(signed));
         }
         // INVARIANT: a check that overran its deadline never answers allow (ext-authz §4 item 4).
@@ -325,6 +306,41 @@ impl AuthzService {
 /// once per Check, into a buffer from `Uuid::encode_buffer`).
 fn new_decision_id(buffer: &mut [u8; 45]) -> &str {
     uuid::Uuid::new_v4().hyphenated().encode_lower(buffer)
+}
+
+/// The Check path's [`Phases`]: reads the TSC where authentication starts and ends, and observes
+/// the SigV4 histogram (with the key cache's outcome) as soon as authentication ends. The policy
+/// evaluation is observed by the caller, from `signed` to the decision.
+struct PhaseTimer<'m> {
+    metrics: &'m Metrics,
+    signing: Option<Instant>,
+    /// When a verified authentication ended (anonymous included): policy evaluation follows.
+    signed: Option<Instant>,
+}
+
+impl Phases for PhaseTimer<'_> {
+    #[inline]
+    fn authenticating(&mut self) {
+        self.signing = Some(Instant::now());
+    }
+
+    #[inline]
+    fn authenticated(&mut self, outcome: Result<&Authenticated<'_>, &SigV4Error>) {
+        let signed = Instant::now();
+        let elapsed = self
+            .signing
+            .map_or(Duration::ZERO, |signing| signed.duration_since(signing));
+        match outcome {
+            Err(_) => self.metrics.sigv4(elapsed, None),
+            Ok(auth) => {
+                if let Some(cache) = auth.key_cache {
+                    self.metrics
+                        .sigv4(elapsed, Some(cache == CacheOutcome::Hit));
+                }
+                self.signed = Some(signed);
+            }
+        }
+    }
 }
 
 fn denied(

@@ -25,6 +25,7 @@ type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 pub use build::{CompiledPolicy, InlineLoader, Loader, compile_policy};
 pub use context::KNOWN_KEYS;
+pub use decide::{Phases, Untimed};
 pub use decision::{
     Authenticated, Caller, Decision, Effect, IDENTITY_HEADERS, INVOKE, Layer, LayerOutcome,
     LayerTrace, Reason, Request, Route,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use quanta::Instant;
 
-use crate::lattice::Decision;
+use crate::lattice::{Decision, Untimed};
 use crate::metrics::{GrpcMethod, Metrics};
 use crate::store::Store;
 
@@ -92,7 +92,9 @@ impl DiagnosticsService {
             destination: None,
             vpc_endpoint: None,
         };
-        let decision = snapshot.world.authorize(&snapshot.verifier, &req, now);
+        let decision = snapshot
+            .world
+            .authorize(&snapshot.verifier, &req, now, &mut Untimed);
         Ok(explain(&decision))
     }
 }

@@ -3,7 +3,8 @@
 //! precedence of lattice-auth §2.10.
 //!
 //! It owns the orchestration ([`World::authorize`]) and its three steps; the types it speaks in
-//! are `decision`'s. It must not read the clock: time comes in as `now`.
+//! are `decision`'s. It must not read the clock: time comes in as `now`, and phase timings go out
+//! through [`Phases`].
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,21 +20,48 @@ use super::decision::{
 };
 use super::world::{AuthType, NamedPolicy, PrincipalKind, World, host_of};
 
+/// What [`World::authorize`] tells its caller between its steps, so that the caller can time them
+/// with a clock of its own (the decision reads none). Routing ends where authentication starts;
+/// policy evaluation starts where a verified authentication ends.
+pub trait Phases {
+    /// Routing succeeded: authentication starts.
+    fn authenticating(&mut self);
+    /// Authentication ended with `outcome`; on `Ok`, policy evaluation starts.
+    fn authenticated(&mut self, outcome: Result<&Authenticated<'_>, &SigV4Error>);
+}
+
+/// [`Phases`] for callers that do not time the steps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Untimed;
+
+impl Phases for Untimed {
+    fn authenticating(&mut self) {}
+
+    fn authenticated(&mut self, _outcome: Result<&Authenticated<'_>, &SigV4Error>) {}
+}
+
 // === impl World: the decision ===
 
 impl World {
-    /// Routes, authenticates and decides one request.
+    /// Routes, authenticates and decides one request: the one orchestration of a decision, for
+    /// the Check path as for `Explain` and `check`. `phases` hears where each step starts.
     pub fn authorize<'w>(
         &'w self,
         verifier: &Verifier,
         request: &'w Request<'w>,
         now: SystemTime,
+        phases: &mut impl Phases,
     ) -> Decision<'w> {
         let route = match self.route(request) {
             Ok(route) => route,
             Err(decision) => return *decision,
         };
-        match self.authenticate(verifier, request, now) {
+        phases.authenticating();
+        let auth = self.authenticate(verifier, request, now);
+        phases.authenticated(auth.as_ref());
+        // Each arm ends in the call that makes the decision, so that the decision (1.4 KB with
+        // its trace) is written where the caller keeps it instead of being copied out.
+        match auth {
             Ok(auth) => self.decide(route, auth, request, now),
             Err(e) => Self::signature_denied(route, request, e),
         }
@@ -65,7 +93,7 @@ impl World {
     }
 
     /// A signature failure after routing: 403 with the AWS text.
-    pub fn signature_denied<'w>(
+    fn signature_denied<'w>(
         route: Route<'w>,
         request: &'w Request<'w>,
         error: SigV4Error,
@@ -91,7 +119,7 @@ impl World {
 
     /// The network layer: service by host, VPC by source, association (or VPC endpoint), and the
     /// association's security groups. A request that fails here never reaches Lattice's auth.
-    pub fn route<'w>(&'w self, request: &'w Request<'w>) -> Result<Route<'w>, Box<Decision<'w>>> {
+    fn route<'w>(&'w self, request: &'w Request<'w>) -> Result<Route<'w>, Box<Decision<'w>>> {
         let Some((service_index, service)) = self
             .service_by_host(request.authority)
             .and_then(|i| Some((i, self.services.get(i)?)))
@@ -201,7 +229,7 @@ impl World {
     /// SigV4 / SigV4A: an unsigned request is anonymous; a bad signature is an error, never
     /// anonymous (lattice-auth §2.5). Signatures are verified even when both sides are `NONE`
     /// (lattice-auth §11 q3).
-    pub fn authenticate<'w>(
+    fn authenticate<'w>(
         &'w self,
         verifier: &Verifier,
         request: &Request<'w>,
@@ -236,7 +264,7 @@ impl World {
         clippy::too_many_lines,
         reason = "one layer after another, in Lattice's order"
     )]
-    pub fn decide<'w>(
+    fn decide<'w>(
         &'w self,
         route: Route<'w>,
         auth: Authenticated<'w>,
