@@ -50,6 +50,31 @@ pub const BAD_REQUEST: &str = "bad_request";
 /// The message of every decision line.
 const DECIDED: &str = "Authorization decided.";
 
+/// Writes `name: how = value` fields, in order, into a direct [`crate::logging::JsonLine`].
+macro_rules! json_fields {
+    ($line:ident; $($name:ident: $how:ident = $value:expr),* $(,)?) => {
+        $line$(.$how(stringify!($name), $value))*
+    };
+}
+
+/// Records `name: how = value` fields, in order, as one `tracing` event at `INFO`: the fields of
+/// [`json_fields`], for a process without the direct JSON output.
+macro_rules! event_fields {
+    (; $($name:ident: $how:ident = $value:expr),* $(,)?) => {
+        tracing::info!($($name = event_value!($how, $value)),*)
+    };
+}
+
+/// A field's value as `tracing` records it: `display` through its `Display`, the rest as is.
+macro_rules! event_value {
+    (display, $value:expr) => {
+        tracing::field::display($value)
+    };
+    ($how:ident, $value:expr) => {
+        $value
+    };
+}
+
 /// The ext_authz `Authorization` service.
 #[derive(Debug, Clone)]
 pub struct AuthzService {
@@ -244,55 +269,41 @@ impl AuthzService {
         elapsed: Duration,
     ) {
         let route = decision.route;
-        let principal = decision.caller.name();
-        let decision_label = label.as_str();
-        let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        let service_arn = route.map_or("", |r| &*r.service.arn);
-        let service_network_arn = route.map_or("", |r| &*r.network.arn);
-        let source_vpc = route.map_or("", |r| &*r.vpc.id);
+        // The decision line, field by field: the one list that both outputs expand, so that the
+        // direct JSON line and the `tracing` event cannot drift apart. A field is `name: how =
+        // value`, `how` being how the direct line writes it (`str`, `u64` or `display`); the event
+        // records the same types, `display` as `%value`.
+        macro_rules! decision_line {
+            ($emit:ident!($($target:tt)*)) => {
+                $emit!($($target)*;
+                    message: str = DECIDED,
+                    decision: str = label.as_str(),
+                    reason: str = decision.reason.as_str(),
+                    layer: str = decision.layer.as_str(),
+                    status: u64 = u64::from(decision.status()),
+                    principal: str = decision.caller.name(),
+                    access_key_id: str = decision.access_key_id.unwrap_or(""),
+                    service_arn: str = route.map_or("", |r| &*r.service.arn),
+                    service_network_arn: str = route.map_or("", |r| &*r.network.arn),
+                    source_vpc: str = route.map_or("", |r| &*r.vpc.id),
+                    source_ip: display = view.source,
+                    method: str = view.method,
+                    path: str = decision.path,
+                    request_id: str = view.request_id.unwrap_or(""),
+                    decision_id: str = id,
+                    latency_us: u64 = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                    generation: u64 = snapshot.generation,
+                )
+            };
+        }
         match &self.direct_log {
-            // The same line as the event below, field for field (pinned by a test).
             Some(out) if tracing::enabled!(tracing::Level::INFO) => {
                 out.line(tracing::Level::INFO, module_path!(), |line| {
-                    line.str("message", DECIDED)
-                        .str("decision", decision_label)
-                        .str("reason", decision.reason.as_str())
-                        .str("layer", decision.layer.as_str())
-                        .u64("status", u64::from(decision.status()))
-                        .str("principal", principal)
-                        .str("access_key_id", decision.access_key_id.unwrap_or(""))
-                        .str("service_arn", service_arn)
-                        .str("service_network_arn", service_network_arn)
-                        .str("source_vpc", source_vpc)
-                        .display("source_ip", view.source)
-                        .str("method", view.method)
-                        .str("path", decision.path)
-                        .str("request_id", view.request_id.unwrap_or(""))
-                        .str("decision_id", id)
-                        .u64("latency_us", latency_us)
-                        .u64("generation", snapshot.generation);
+                    decision_line!(json_fields!(line));
                 });
             }
             Some(_) => {}
-            None => tracing::info!(
-                message = DECIDED,
-                decision = decision_label,
-                reason = decision.reason.as_str(),
-                layer = decision.layer.as_str(),
-                status = decision.status(),
-                principal,
-                access_key_id = decision.access_key_id.unwrap_or(""),
-                service_arn,
-                service_network_arn,
-                source_vpc,
-                source_ip = %view.source,
-                method = view.method,
-                path = decision.path,
-                request_id = view.request_id.unwrap_or(""),
-                decision_id = id,
-                latency_us,
-                generation = snapshot.generation,
-            ),
+            None => decision_line!(event_fields!()),
         }
         if tracing::event_enabled!(tracing::Level::DEBUG) {
             for (i, t) in decision.trace.iter().enumerate() {
@@ -410,5 +421,116 @@ pub fn render(decision: &Decision<'_>, id: &str, dynamic_metadata: bool) -> Answ
             }
             .encode()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::config::Settings;
+    use crate::logging::{JsonLines, Stdout};
+    use crate::store::Reload;
+    use crate::test_util::{HeaderMode, check_request, sign_lattice};
+
+    const NGINX: &str = "nginx-08c822987a0b6ab7d.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
+
+    /// A decision line without what changes from Check to Check: the time, the decision id and
+    /// the latency.
+    fn steady(line: &str) -> String {
+        let untimed = line.split_once("\"level\"").unwrap().1;
+        untimed
+            .split(',')
+            .map(|field| match field.split_once(':') {
+                Some((key @ ("\"decision_id\"" | "\"latency_us\""), _)) => format!("{key}:_"),
+                _ => field.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn the_direct_decision_line_is_the_line_the_event_gives() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_348_800);
+        let store = Arc::new(Store::new(Settings::default()));
+        assert!(matches!(store.poll(now), Reload::Loaded(..)));
+        let metrics = Arc::new(crate::app::new_metrics("test"));
+        let service = AuthzService::new(
+            store,
+            metrics,
+            Arc::new(FixedClock(now)),
+            true,
+            Duration::from_secs(1),
+        );
+        let (out, written) = Stdout::in_memory();
+        let direct = AuthzService {
+            direct_log: Some(out.clone()),
+            ..service.clone()
+        };
+        let through_tracing = AuthzService {
+            direct_log: None,
+            ..service
+        };
+        let headers = [("user-agent", "curl/7.88.1")];
+        let signed = sign_lattice(
+            "GET",
+            NGINX,
+            "/a",
+            &headers,
+            (
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                None,
+            ),
+            "ap-northeast-1",
+            now,
+        );
+        let anonymous = vec![("host".to_owned(), NGINX.to_owned())];
+        let requests = [signed, anonymous].map(|headers| {
+            check_request(
+                "GET",
+                "/a",
+                &headers,
+                "127.0.0.1",
+                "127.0.0.1",
+                HeaderMode::Raw,
+            )
+            .encode_to_vec()
+        });
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLines)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(out)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for request in &requests {
+                direct.answer(request).unwrap();
+                through_tracing.answer(request).unwrap();
+            }
+        });
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        for pair in lines.chunks(2) {
+            assert_eq!(steady(pair[0]), steady(pair[1]));
+            assert!(
+                pair[0].contains("\"message\":\"Authorization decided.\""),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            steady(lines[0]),
+            ":\"INFO\",\"message\":\"Authorization decided.\",\"decision\":\"allow\",\
+             \"reason\":\"allowed\",\"layer\":\"none\",\"status\":200,\
+             \"principal\":\"arn:aws:iam::917561075114:user/latticeuser\",\
+             \"access_key_id\":\"AKIAIOSFODNN7EXAMPLE\",\
+             \"service_arn\":\"arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-08c822987a0b6ab7d\",\
+             \"service_network_arn\":\"arn:aws:vpc-lattice:ap-northeast-1:917561075114:servicenetwork/sn-0123456789abcdef0\",\
+             \"source_vpc\":\"vpc-0a0a0a0a0a0a0a0a0\",\"source_ip\":\"127.0.0.1\",\"method\":\"GET\",\
+             \"path\":\"/a\",\"request_id\":\"\",\"decision_id\":_,\"latency_us\":_,\"generation\":1,\
+             \"target\":\"lattice_authz::authz\"}"
+        );
+        assert!(lines[2].contains("\"decision\":\"deny\""), "{text}");
     }
 }

@@ -328,6 +328,18 @@ impl Stdout {
         (out.clone(), FlushGuard(out))
     }
 
+    /// An output that keeps its lines in memory, and the buffer they can be read from (tests).
+    #[cfg(test)]
+    pub(crate) fn in_memory() -> (Self, Arc<Mutex<Vec<u8>>>) {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        (
+            Self {
+                buffer: buffer.clone(),
+            },
+            buffer,
+        )
+    }
+
     /// Writes one line exactly as [`JsonLines`] formats an event at `level` from `target` whose
     /// fields `fields` writes, without going through `tracing` (the caller checks that the
     /// level is enabled).
