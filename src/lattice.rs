@@ -5,8 +5,15 @@
 //! key of lattice-auth §3, the decision in Lattice's layer order with one reason (lattice-auth
 //! §2.10), the exact deny texts (§5) and the identity headers (§6).
 //!
+//! Its files follow a world from its documents to a decision: `spec` (the documents as written)
+//! → `build` (a [`World`], every problem reported at once, then `lint`'s warnings) → `world` (the
+//! model and its lookups); `decision` (the types a decision speaks in, its deny texts and
+//! headers), `context` (the condition keys) and `decide` ([`World::authorize`]: route,
+//! authenticate, evaluate the layers). `net` holds the CIDR matching they share.
+//!
 //! It must not touch: protobuf types, files, environment variables, tokio, or the clock. Time and
-//! request data are parameters; secrets and policy files come through [`Loader`].
+//! request data are parameters; secrets and policy files come through [`Loader`]; the caller
+//! hears where the decision's phases start through [`Phases`] and times them with its own clock.
 
 mod build;
 mod context;
