@@ -11,12 +11,14 @@
 //!
 //! It must not touch: policy semantics or signature maths (those are `lattice` and `sigv4`).
 
+mod clock;
+mod explain;
 mod grpc;
 pub(crate) mod proto;
 mod raw;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use quanta::Instant;
 
@@ -24,10 +26,13 @@ use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
 use prost::Message as _;
 use smallvec::SmallVec;
 
-use crate::lattice::{Decision, Effect, IDENTITY_HEADERS};
+use crate::lattice::{Authenticated, Decision, Effect, IDENTITY_HEADERS, Phases};
 use crate::metrics::{DecisionLabel, GrpcMethod, Metrics};
+use crate::sigv4::{CacheOutcome, SigV4Error};
 use crate::store::{Snapshot, Store};
 
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use explain::{DiagnosticsService, explain};
 pub use grpc::AuthorizationServer;
 pub use proto::{
     Answer, DecodeError, Fault, InvalidCheckRequest, MAX_HEADER_BYTES, MAX_HEADERS,
@@ -42,34 +47,29 @@ pub const BAD_REQUEST: &str = "bad_request";
 /// The message of every decision line.
 const DECIDED: &str = "Authorization decided.";
 
-/// Where time comes from: the system clock in production, fixed in tests.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// The current time.
-    fn now(&self) -> SystemTime;
+/// Writes `name: how = value` fields, in order, into a direct [`crate::logging::JsonLine`].
+macro_rules! json_fields {
+    ($line:ident; $($name:ident: $how:ident = $value:expr),* $(,)?) => {
+        $line$(.$how(stringify!($name), $value))*
+    };
 }
 
-/// The system clock: the one place lattice-authz reads wall time.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the one call site that reads the wall clock"
-    )]
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
+/// Records `name: how = value` fields, in order, as one `tracing` event at `INFO`: the fields of
+/// [`json_fields`], for a process without the direct JSON output.
+macro_rules! event_fields {
+    (; $($name:ident: $how:ident = $value:expr),* $(,)?) => {
+        tracing::info!($($name = event_value!($how, $value)),*)
+    };
 }
 
-/// A clock stuck at one instant (tests, `check --now`).
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub SystemTime);
-
-impl Clock for FixedClock {
-    fn now(&self) -> SystemTime {
-        self.0
-    }
+/// A field's value as `tracing` records it: `display` through its `Display`, the rest as is.
+macro_rules! event_value {
+    (display, $value:expr) => {
+        tracing::field::display($value)
+    };
+    ($how:ident, $value:expr) => {
+        $value
+    };
 }
 
 /// The ext_authz `Authorization` service.
@@ -182,37 +182,17 @@ impl AuthzService {
         };
         let lattice_request = view.lattice_request();
         let now = self.clock.now();
-        let world = &snapshot.world;
-        // Each arm ends in the call that makes the decision, so that the decision (1.4 KB with
-        // its trace) is written where it stays instead of being copied out of a tuple.
-        let mut signed_at = None;
-        let decision = match world.route(&lattice_request) {
-            Err(decision) => *decision,
-            Ok(route) => {
-                let signing = Instant::now();
-                let auth = world.authenticate(&snapshot.verifier, &lattice_request, now);
-                let signed = Instant::now();
-                let sig_elapsed = signed.duration_since(signing);
-                match auth {
-                    Err(e) => {
-                        self.metrics.sigv4(sig_elapsed, None);
-                        crate::lattice::World::signature_denied(route, &lattice_request, e)
-                    }
-                    Ok(auth) => {
-                        if auth.key_cache.is_some() {
-                            self.metrics.sigv4(
-                                sig_elapsed,
-                                auth.key_cache.map(|c| c == crate::sigv4::CacheOutcome::Hit),
-                            );
-                        }
-                        signed_at = Some(signed);
-                        world.decide(route, auth, &lattice_request, now)
-                    }
-                }
-            }
+        let mut timer = PhaseTimer {
+            metrics: &self.metrics,
+            signing: None,
+            signed: None,
         };
+        let decision =
+            snapshot
+                .world
+                .authorize(&snapshot.verifier, &lattice_request, now, &mut timer);
         let decided = Instant::now();
-        if let Some(signed) = signed_at {
+        if let Some(signed) = timer.signed {
             self.metrics.policy_eval(decided.duration_since(signed));
         }
         // INVARIANT: a check that overran its deadline never answers allow (ext-authz §4 item 4).
@@ -286,55 +266,41 @@ impl AuthzService {
         elapsed: Duration,
     ) {
         let route = decision.route;
-        let principal = decision.caller.name();
-        let decision_label = label.as_str();
-        let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        let service_arn = route.map_or("", |r| &*r.service.arn);
-        let service_network_arn = route.map_or("", |r| &*r.network.arn);
-        let source_vpc = route.map_or("", |r| &*r.vpc.id);
+        // The decision line, field by field: the one list that both outputs expand, so that the
+        // direct JSON line and the `tracing` event cannot drift apart. A field is `name: how =
+        // value`, `how` being how the direct line writes it (`str`, `u64` or `display`); the event
+        // records the same types, `display` as `%value`.
+        macro_rules! decision_line {
+            ($emit:ident!($($target:tt)*)) => {
+                $emit!($($target)*;
+                    message: str = DECIDED,
+                    decision: str = label.as_str(),
+                    reason: str = decision.reason.as_str(),
+                    layer: str = decision.layer.as_str(),
+                    status: u64 = u64::from(decision.status()),
+                    principal: str = decision.caller.name(),
+                    access_key_id: str = decision.access_key_id.unwrap_or(""),
+                    service_arn: str = route.map_or("", |r| &*r.service.arn),
+                    service_network_arn: str = route.map_or("", |r| &*r.network.arn),
+                    source_vpc: str = route.map_or("", |r| &*r.vpc.id),
+                    source_ip: display = view.source,
+                    method: str = view.method,
+                    path: str = decision.path,
+                    request_id: str = view.request_id.unwrap_or(""),
+                    decision_id: str = id,
+                    latency_us: u64 = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                    generation: u64 = snapshot.generation,
+                )
+            };
+        }
         match &self.direct_log {
-            // The same line as the event below, field for field (pinned by a test).
             Some(out) if tracing::enabled!(tracing::Level::INFO) => {
                 out.line(tracing::Level::INFO, module_path!(), |line| {
-                    line.str("message", DECIDED)
-                        .str("decision", decision_label)
-                        .str("reason", decision.reason.as_str())
-                        .str("layer", decision.layer.as_str())
-                        .u64("status", u64::from(decision.status()))
-                        .str("principal", principal)
-                        .str("access_key_id", decision.access_key_id.unwrap_or(""))
-                        .str("service_arn", service_arn)
-                        .str("service_network_arn", service_network_arn)
-                        .str("source_vpc", source_vpc)
-                        .display("source_ip", view.source)
-                        .str("method", view.method)
-                        .str("path", decision.path)
-                        .str("request_id", view.request_id.unwrap_or(""))
-                        .str("decision_id", id)
-                        .u64("latency_us", latency_us)
-                        .u64("generation", snapshot.generation);
+                    decision_line!(json_fields!(line));
                 });
             }
             Some(_) => {}
-            None => tracing::info!(
-                message = DECIDED,
-                decision = decision_label,
-                reason = decision.reason.as_str(),
-                layer = decision.layer.as_str(),
-                status = decision.status(),
-                principal,
-                access_key_id = decision.access_key_id.unwrap_or(""),
-                service_arn,
-                service_network_arn,
-                source_vpc,
-                source_ip = %view.source,
-                method = view.method,
-                path = decision.path,
-                request_id = view.request_id.unwrap_or(""),
-                decision_id = id,
-                latency_us,
-                generation = snapshot.generation,
-            ),
+            None => decision_line!(event_fields!()),
         }
         if tracing::event_enabled!(tracing::Level::DEBUG) {
             for (i, t) in decision.trace.iter().enumerate() {
@@ -348,6 +314,41 @@ impl AuthzService {
 /// once per Check, into a buffer from `Uuid::encode_buffer`).
 fn new_decision_id(buffer: &mut [u8; 45]) -> &str {
     uuid::Uuid::new_v4().hyphenated().encode_lower(buffer)
+}
+
+/// The Check path's [`Phases`]: reads the TSC where authentication starts and ends, and observes
+/// the SigV4 histogram (with the key cache's outcome) as soon as authentication ends. The policy
+/// evaluation is observed by the caller, from `signed` to the decision.
+struct PhaseTimer<'m> {
+    metrics: &'m Metrics,
+    signing: Option<Instant>,
+    /// When a verified authentication ended (anonymous included): policy evaluation follows.
+    signed: Option<Instant>,
+}
+
+impl Phases for PhaseTimer<'_> {
+    #[inline]
+    fn authenticating(&mut self) {
+        self.signing = Some(Instant::now());
+    }
+
+    #[inline]
+    fn authenticated(&mut self, outcome: Result<&Authenticated<'_>, &SigV4Error>) {
+        let signed = Instant::now();
+        let elapsed = self
+            .signing
+            .map_or(Duration::ZERO, |signing| signed.duration_since(signing));
+        match outcome {
+            Err(_) => self.metrics.sigv4(elapsed, None),
+            Ok(auth) => {
+                if let Some(cache) = auth.key_cache {
+                    self.metrics
+                        .sigv4(elapsed, Some(cache == CacheOutcome::Hit));
+                }
+                self.signed = Some(signed);
+            }
+        }
+    }
 }
 
 fn denied(
@@ -420,127 +421,113 @@ pub fn render(decision: &Decision<'_>, id: &str, dynamic_metadata: bool) -> Answ
     }
 }
 
-// === Explain ===
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
 
-/// The diagnostic `Explain` service: the full layered trace, no log line, no decision counter.
-#[derive(Debug, Clone)]
-pub struct DiagnosticsService {
-    store: Arc<Store>,
-    metrics: Arc<Metrics>,
-    clock: Arc<dyn Clock>,
-}
+    use super::*;
+    use crate::config::Settings;
+    use crate::logging::{JsonLines, Stdout};
+    use crate::store::Reload;
+    use crate::test_util::{HeaderMode, check_request, sign_lattice};
 
-impl DiagnosticsService {
-    /// A service answering from `store`'s live snapshot.
-    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Self {
-        Self {
+    const NGINX: &str = "nginx-08c822987a0b6ab7d.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws";
+
+    /// A decision line without what changes from Check to Check: the time, the decision id and
+    /// the latency.
+    fn steady(line: &str) -> String {
+        let untimed = line.split_once("\"level\"").unwrap().1;
+        untimed
+            .split(',')
+            .map(|field| match field.split_once(':') {
+                Some((key @ ("\"decision_id\"" | "\"latency_us\""), _)) => format!("{key}:_"),
+                _ => field.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn the_direct_decision_line_is_the_line_the_event_gives() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_348_800);
+        let store = Arc::new(Store::new(Settings::default()));
+        assert!(matches!(store.poll(now), Reload::Loaded(..)));
+        let metrics = Arc::new(crate::app::new_metrics("test"));
+        let service = AuthzService::new(
             store,
             metrics,
-            clock,
+            Arc::new(FixedClock(now)),
+            true,
+            Duration::from_secs(1),
+        );
+        let (out, written) = Stdout::in_memory();
+        let direct = AuthzService {
+            direct_log: Some(out.clone()),
+            ..service.clone()
+        };
+        let through_tracing = AuthzService {
+            direct_log: None,
+            ..service
+        };
+        let headers = [("user-agent", "curl/7.88.1")];
+        let signed = sign_lattice(
+            "GET",
+            NGINX,
+            "/a",
+            &headers,
+            (
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                None,
+            ),
+            "ap-northeast-1",
+            now,
+        );
+        let anonymous = vec![("host".to_owned(), NGINX.to_owned())];
+        let requests = [signed, anonymous].map(|headers| {
+            check_request(
+                "GET",
+                "/a",
+                &headers,
+                "127.0.0.1",
+                "127.0.0.1",
+                HeaderMode::Raw,
+            )
+            .encode_to_vec()
+        });
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLines)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(out)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for request in &requests {
+                direct.answer(request).unwrap();
+                through_tracing.answer(request).unwrap();
+            }
+        });
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        for pair in lines.chunks(2) {
+            assert_eq!(steady(pair[0]), steady(pair[1]));
+            assert!(
+                pair[0].contains("\"message\":\"Authorization decided.\""),
+                "{text}"
+            );
         }
-    }
-
-    /// Explains one request.
-    pub fn explain_request(
-        &self,
-        request: &crate::pb::ExplainRequest,
-    ) -> Result<crate::pb::ExplainResponse, tonic::Status> {
-        let started = Instant::now();
-        let result = self.explain_inner(request);
-        let code = result
-            .as_ref()
-            .map_or_else(tonic::Status::code, |_| tonic::Code::Ok);
-        self.metrics
-            .grpc(GrpcMethod::Explain, code, started.elapsed());
-        result
-    }
-
-    fn explain_inner(
-        &self,
-        request: &crate::pb::ExplainRequest,
-    ) -> Result<crate::pb::ExplainResponse, tonic::Status> {
-        let snapshot = self
-            .store
-            .current()
-            .ok_or_else(|| tonic::Status::unavailable("lattice-authz has no world loaded yet"))?;
-        let crate::pb::ExplainRequest {
-            method,
-            path,
-            authority,
-            headers,
-            source_ip,
-            time,
-            body,
-        } = request;
-        let now = if time.is_empty() {
-            self.clock.now()
-        } else {
-            humantime::parse_rfc3339_weak(time).map_err(|_| {
-                tonic::Status::invalid_argument(format!("`{time}` is not an RFC 3339 time"))
-            })?
-        };
-        let source = source_ip.parse().map_err(|_| {
-            tonic::Status::invalid_argument(format!("`{source_ip}` is not an IP address"))
-        })?;
-        let headers: Vec<crate::sigv4::Header<'_>> = headers
-            .iter()
-            .map(|h| crate::sigv4::Header {
-                name: &h.name,
-                value: &h.value,
-            })
-            .collect();
-        let req = crate::lattice::Request {
-            method,
-            target: path,
-            authority,
-            scheme: "http",
-            headers: &headers,
-            body: (!body.is_empty()).then_some(&body[..]),
-            source,
-            destination: None,
-            vpc_endpoint: None,
-        };
-        let decision = snapshot.world.authorize(&snapshot.verifier, &req, now);
-        Ok(explain(&decision))
-    }
-}
-
-/// The `ExplainResponse` of a decision (also used by `check --json`).
-pub fn explain(decision: &Decision<'_>) -> crate::pb::ExplainResponse {
-    crate::pb::ExplainResponse {
-        decision: decision.effect.as_str().to_owned(),
-        status: u32::from(decision.status()),
-        body: decision.body().unwrap_or_default(),
-        principal: decision.caller.name().to_owned(),
-        reason: decision.reason.as_str().to_owned(),
-        layer: decision.layer.as_str().to_owned(),
-        headers: decision
-            .identity_headers()
-            .iter()
-            .map(|(k, v)| crate::pb::Header {
-                name: (*k).to_owned(),
-                value: v.as_bytes().to_vec(),
-            })
-            .collect(),
-        trace: decision
-            .trace
-            .iter()
-            .map(|t| crate::pb::LayerTrace {
-                layer: t.layer.as_str().to_owned(),
-                outcome: t.outcome.as_str().to_owned(),
-                detail: t.to_string(),
-            })
-            .collect(),
-    }
-}
-
-#[tonic::async_trait]
-impl crate::pb::diagnostics_server::Diagnostics for DiagnosticsService {
-    async fn explain(
-        &self,
-        request: tonic::Request<crate::pb::ExplainRequest>,
-    ) -> Result<tonic::Response<crate::pb::ExplainResponse>, tonic::Status> {
-        self.explain_request(request.get_ref())
-            .map(tonic::Response::new)
+        assert_eq!(
+            steady(lines[0]),
+            ":\"INFO\",\"message\":\"Authorization decided.\",\"decision\":\"allow\",\
+             \"reason\":\"allowed\",\"layer\":\"none\",\"status\":200,\
+             \"principal\":\"arn:aws:iam::917561075114:user/latticeuser\",\
+             \"access_key_id\":\"AKIAIOSFODNN7EXAMPLE\",\
+             \"service_arn\":\"arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-08c822987a0b6ab7d\",\
+             \"service_network_arn\":\"arn:aws:vpc-lattice:ap-northeast-1:917561075114:servicenetwork/sn-0123456789abcdef0\",\
+             \"source_vpc\":\"vpc-0a0a0a0a0a0a0a0a0\",\"source_ip\":\"127.0.0.1\",\"method\":\"GET\",\
+             \"path\":\"/a\",\"request_id\":\"\",\"decision_id\":_,\"latency_us\":_,\"generation\":1,\
+             \"target\":\"lattice_authz::authz\"}"
+        );
+        assert!(lines[2].contains("\"decision\":\"deny\""), "{text}");
     }
 }

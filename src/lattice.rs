@@ -5,11 +5,20 @@
 //! key of lattice-auth §3, the decision in Lattice's layer order with one reason (lattice-auth
 //! §2.10), the exact deny texts (§5) and the identity headers (§6).
 //!
+//! Its files follow a world from its documents to a decision: `spec` (the documents as written)
+//! → `build` (a [`World`], every problem reported at once, then `lint`'s warnings) → `world` (the
+//! model and its lookups); `decision` (the types a decision speaks in, its deny texts and
+//! headers), `context` (the condition keys) and `decide` ([`World::authorize`]: route,
+//! authenticate, evaluate the layers). `net` holds the CIDR matching they share.
+//!
 //! It must not touch: protobuf types, files, environment variables, tokio, or the clock. Time and
-//! request data are parameters; secrets and policy files come through [`Loader`].
+//! request data are parameters; secrets and policy files come through [`Loader`]; the caller
+//! hears where the decision's phases start through [`Phases`] and times them with its own clock.
 
+mod build;
 mod context;
 mod decide;
+mod decision;
 mod lint;
 mod net;
 pub mod spec;
@@ -21,14 +30,17 @@ mod world;
 /// so a request cannot make its probes long.
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+pub use build::{
+    CompiledPolicy, InlineLoader, Loader, LoaderError, ReadError, compile_policy, problem_message,
+};
 pub use context::KNOWN_KEYS;
-pub use decide::{
+pub use decide::{Phases, Untimed};
+pub use decision::{
     Authenticated, Caller, Decision, Effect, IDENTITY_HEADERS, INVOKE, Layer, LayerOutcome,
     LayerTrace, Reason, Request, Route,
 };
 pub use net::{Cidr, InvalidCidr};
 pub use world::{
-    Account, AuthType, CompiledPolicy, InlineLoader, Loader, LoaderError, NamedPolicy,
-    Organization, Principal, PrincipalKind, Problem, ReadError, Service, ServiceNetwork, Vpc,
-    VpcEndpoint, World, WorldOptions, compile_policy, problem_message,
+    Account, AuthType, NamedPolicy, Organization, Principal, PrincipalKind, Problem, Service,
+    ServiceNetwork, Vpc, VpcEndpoint, World, WorldOptions,
 };

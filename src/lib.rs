@@ -6,15 +6,25 @@
 //! - [`sigv4`]: SigV4 / SigV4A verification, key caches, AWS's error catalogue. Pure; time is a
 //!   parameter.
 //! - [`policy`]: the IAM policy language: parse, validate, compile, evaluate, explain. Pure.
-//! - [`lattice`]: the Lattice world (networks, services, VPCs, principals), the request context,
-//!   the layered decision, deny texts and identity headers. Pure.
+//! - [`lattice`]: the Lattice world and its decision, in the order a request meets them. Pure:
+//!   time comes in as a parameter, phase timings go out through a trait the caller implements.
+//!   - `spec`: the world documents as written; `build`: documents → [`lattice::World`] (the
+//!     identity side and the network side in files of their own), then `lint`'s warnings;
+//!     `world`: the model, its lookups, and the world as SigV4's credential source.
+//!   - `decision`: the request, caller, layers, reasons, trace, route and decision types, the
+//!     deny texts and identity headers; `context`: a request's condition keys; `decide`:
+//!     [`lattice::World::authorize`], the one orchestration (route → authenticate → decide),
+//!     whose authentication calls `sigv4`'s verifier.
 //! - [`config`]: process settings, validated before any port opens.
 //! - [`store`]: loads the world from files, compiles snapshots, hot reload, last good snapshot.
 //! - [`metrics`]: every metric name, its help text and closed label sets; the duration
 //!   histograms themselves.
-//! - [`authz`]: the ext_authz service: `CheckRequest` → request view, decision → `CheckResponse`,
-//!   both as protobuf bytes (the request read in place, the answer written straight) and passed
-//!   through its own gRPC service and codec.
+//! - [`authz`]: the ext_authz service: `CheckRequest` → request view → `World::authorize` (with
+//!   the snapshot's verifier, timing its phases) → `CheckResponse`, both as protobuf bytes (the
+//!   request read in place, the answer written straight) and passed through its own gRPC service
+//!   and codec; one metrics increment and one decision-log line per Check. Its `clock` holds the
+//!   wall clock decisions read (`Clock`, `SystemClock`, `FixedClock`); `explain` the diagnostic
+//!   `Explain` service.
 //! - [`logging`]: the JSON log line format and batched standard output; the direct path by
 //!   which `authz` writes decision lines without `tracing`.
 //! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).
@@ -24,9 +34,11 @@
 //!   tests and benches.
 //!
 //! Dependencies point one way: `app → {authz, store, metrics, config}`; `authz → {lattice,
-//! sigv4, store, metrics, logging}`; `store → {policy, lattice, sigv4, config}`; `lattice → {policy,
-//! sigv4 (principal handles only)}`; `sigv4`, `policy`, `metrics`, `config` use nothing else in
-//! the crate.
+//! sigv4, store, metrics, logging}`; `store → {policy, lattice, sigv4, config}`; `lattice →
+//! {policy, sigv4}`; `sigv4`, `policy`, `metrics`, `config` use nothing else in the crate. The
+//! SigV4 verifier is called by `lattice` (`World::authorize` authenticates through the snapshot's
+//! `Verifier`, the world being its credential source); `authz` only passes that verifier in and
+//! reads the outcome's key-cache result for its metrics.
 
 pub mod app;
 pub mod authz;

@@ -301,7 +301,10 @@ fn check(args: &CheckArgs) -> ExitCode {
         destination: args.destination_ip,
         vpc_endpoint: None,
     };
-    let decision = snapshot.world.authorize(&snapshot.verifier, &request, now);
+    let decision =
+        snapshot
+            .world
+            .authorize(&snapshot.verifier, &request, now, &mut lattice::Untimed);
     let explained = authz::explain(&decision);
     if args.json {
         let headers: serde_json::Map<String, serde_json::Value> = explained

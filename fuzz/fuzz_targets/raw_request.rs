@@ -76,6 +76,11 @@ fuzz_target!(|bytes: &[u8]| {
         vpc_endpoint: None,
     };
     let snapshot = snapshot();
-    let decision = snapshot.world.authorize(&snapshot.verifier, &request, now);
+    let decision = snapshot.world.authorize(
+        &snapshot.verifier,
+        &request,
+        now,
+        &mut lattice_authz::lattice::Untimed,
+    );
     drop(lattice_authz::authz::explain(&decision));
 });

@@ -2,13 +2,12 @@
 //! evaluator through [`policy::Context`]. No map is built per request.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use percent_encoding::percent_decode_str;
 
 use crate::policy::{self, ConditionKey, Value};
 
-use super::decide::{Caller, Request};
+use super::decision::{Caller, Request};
 use super::world::{Principal, PrincipalKind, Service, ServiceNetwork, Vpc, VpcEndpoint, World};
 
 /// Condition keys (lower-case, without parameter) this context can set. `validate` warns about
@@ -215,9 +214,4 @@ impl policy::Context for RequestContext<'_> {
             _ => Value::Absent,
         }
     }
-}
-
-/// Whether `addr` is the kind of address a VPC can hold (used in messages only).
-pub(crate) fn display_ip(addr: IpAddr) -> String {
-    super::net::canonical(addr).to_string()
 }

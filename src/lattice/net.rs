@@ -71,6 +71,11 @@ pub(crate) fn canonical(addr: IpAddr) -> IpAddr {
     }
 }
 
+/// An address as messages print it: an IPv4-mapped IPv6 address as the IPv4 address it maps.
+pub(crate) fn display_ip(addr: IpAddr) -> String {
+    canonical(addr).to_string()
+}
+
 fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(v4) => {

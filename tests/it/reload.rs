@@ -174,7 +174,12 @@ fn reason(store: &Store, creds: support::Creds) -> &'static str {
     };
     snapshot
         .world
-        .authorize(&snapshot.verifier, &request, support::test_time())
+        .authorize(
+            &snapshot.verifier,
+            &request,
+            support::test_time(),
+            &mut lattice_authz::lattice::Untimed,
+        )
         .reason
         .as_str()
 }

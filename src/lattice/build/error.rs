@@ -1,0 +1,72 @@
+//! Why a [`Loader`](super::Loader) could not give a secret or a policy file, and how such an
+//! error becomes a world problem's one-line message.
+//!
+//! It must not hold a secret: no message quotes one.
+
+/// Why a [`Loader`] could not give a secret or a policy file. No message contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum LoaderError {
+    /// A secret source that names none of `value`, `env` and `file`.
+    #[error("give one of `value`, `env` or `file`")]
+    NoSecretSource,
+    /// The environment variable a secret is read from is not set, or not UTF-8.
+    #[error("environment variable `{0}` is not set (or not UTF-8)")]
+    EnvNotSet(String),
+    /// A secret from an environment variable or a file, in a world not loaded from files.
+    #[error("secrets from environment variables or files need a world loaded from files")]
+    SecretSourceNeedsFiles,
+    /// A secret file, in a world not loaded from files.
+    #[error("secret file `{0}` needs a world loaded from files")]
+    SecretFileNeedsFiles(String),
+    /// A secret file that cannot be read.
+    #[error("secret file `{}`", .path.display())]
+    SecretFile {
+        /// The file, resolved against the world's directory.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        source: std::io::Error,
+    },
+    /// A policy file, in a world not loaded from files.
+    #[error("policy file `{0}` needs a world loaded from files")]
+    PolicyFileNeedsFiles(String),
+    /// A policy file that cannot be read.
+    #[error("policy file `{}`", .path.display())]
+    PolicyFile {
+        /// The file, resolved against the world's directory.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        source: ReadError,
+    },
+}
+
+/// Why the text of a file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file system refused.
+    #[error("cannot read")]
+    Io(#[source] std::io::Error),
+    /// The file is larger than the limit.
+    #[error("file is {len} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// The file's size in bytes.
+        len: u64,
+        /// The largest size read.
+        limit: u64,
+    },
+    /// The file is not UTF-8 text.
+    #[error("file is not UTF-8")]
+    NotUtf8,
+}
+
+/// The message of a world problem caused by `error`: its text and each cause's, joined by `: `
+/// (each error's `Display` says its own layer only).
+pub fn problem_message(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
