@@ -45,7 +45,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-pub use canonical::MAX_QUERY_PARAMS;
+pub use canonical::{MAX_QUERY_PARAMS, QueryPlus};
 pub use error::{
     BadEscape, Echo, MissingParams, ScopeProblems, SigV4Error, SigV4ErrorKind, Timestamp, Window,
 };
@@ -243,6 +243,8 @@ impl fmt::Debug for Secret {
 /// What the caller knows about one access key.
 #[derive(Debug, Clone, Copy)]
 pub struct Credential<'s, P> {
+    /// The access key id, as the source holds it (a request may have sent it escaped).
+    pub access_key_id: &'s str,
     /// The secret access key.
     pub secret: &'s Secret,
     /// The session token a temporary credential must present (`x-amz-security-token`).
@@ -313,6 +315,8 @@ pub struct Signed<'s, P> {
     pub cache: CacheOutcome,
     /// The canonical URI form that verified.
     pub path_encoding: PathEncoding,
+    /// How a `+` in the query was read in the form that verified.
+    pub query_plus: QueryPlus,
 }
 
 /// Which canonical URI form verified (sigv4 §1.6.2).
@@ -322,6 +326,9 @@ pub enum PathEncoding {
     Double,
     /// The wire path verbatim (S3 style, Lattice's Go example).
     Single,
+    /// Double-encoded, normalised as botocore and the AWS CRT normalise: a path that ends in a
+    /// `.` or `..` segment keeps no trailing slash (`/data/.` → `/data`).
+    DoubleSdkDots,
 }
 
 /// The outcome of authentication: an unsigned request is anonymous, never an error.
@@ -399,6 +406,7 @@ mod tests {
         let s = Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
         assert_eq!(format!("{s:?}"), "** redacted **");
         let c = Credential {
+            access_key_id: "AKIDEXAMPLE",
             secret: &s,
             session_token: None,
             expires_at: None,

@@ -34,6 +34,7 @@ impl CredentialSource for Creds {
     type Principal = String;
     fn credential(&self, access_key_id: &str) -> Option<Credential<'_, String>> {
         (access_key_id == AKID).then_some(Credential {
+            access_key_id: AKID,
             secret: &self.secret,
             session_token: self.token.as_deref(),
             expires_at: None,

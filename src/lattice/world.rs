@@ -384,9 +384,10 @@ impl sigv4::CredentialSource for World {
     type Principal = Principal;
 
     fn credential(&self, access_key_id: &str) -> Option<sigv4::Credential<'_, Principal>> {
-        let entry = self.credentials.get(access_key_id)?;
+        let (key, entry) = self.credentials.get_key_value(access_key_id)?;
         let principal = self.principals.get(entry.principal)?;
         Some(sigv4::Credential {
+            access_key_id: key,
             secret: &entry.secret,
             session_token: entry.session_token.as_deref(),
             expires_at: entry.expires_at,

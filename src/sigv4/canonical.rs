@@ -73,17 +73,27 @@ pub(crate) fn check_escapes(text: &[u8]) -> Result<(), BadEscape> {
     Ok(())
 }
 
-/// Percent-decodes `text` into `out`; `+` becomes a space (form encoding, sigv4 §1.6.3).
-/// Escapes were validated by [`check_escapes`]; an invalid one is copied verbatim.
-pub(crate) fn query_decode(out: &mut Buf, text: &[u8]) {
-    if !text.iter().any(|&b| b == b'%' || b == b'+') {
+/// How a literal `+` in a query is read before the query is re-encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryPlus {
+    /// As a space, the form encoding botocore and `curl --aws-sigv4` sign (`%20`).
+    Space,
+    /// As a plus sign, the way the AWS CRT signers sign it (`%2B`).
+    Plus,
+}
+
+/// Percent-decodes `text` into `out`; `+` becomes a space (form encoding) or stays, as `plus`
+/// says. Escapes were validated by [`check_escapes`]; an invalid one is copied verbatim.
+pub(crate) fn query_decode(out: &mut Buf, text: &[u8], plus: QueryPlus) {
+    let space = plus == QueryPlus::Space;
+    if !text.iter().any(|&b| b == b'%' || (space && b == b'+')) {
         out.extend_from_slice(text);
         return;
     }
     let mut i = 0;
     while let Some(&b) = text.get(i) {
         match b {
-            b'+' => {
+            b'+' if space => {
                 out.push(b' ');
                 i += 1;
             }
@@ -106,9 +116,19 @@ pub(crate) fn query_decode(out: &mut Buf, text: &[u8]) {
     }
 }
 
+/// What a path that ends in a `.` or `..` segment normalises to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DotEnd {
+    /// A trailing slash, as RFC 3986's dot-segment removal leaves it: `/data/.` → `/data/`.
+    Slash,
+    /// No trailing slash, as botocore and the AWS CRT normalise: `/data/.` → `/data`.
+    Bare,
+}
+
 /// Removes `.`/`..` segments and empty segments (`//`), keeping a trailing slash; empty → `/`
-/// (RFC 3986 §5.2.4 as the AWS SDKs apply it, sigv4 §1.6.2). Writes the result to `out`.
-fn normalize_path(out: &mut Buf, path: &[u8]) {
+/// (RFC 3986 §5.2.4 as the AWS SDKs apply it). A path ending in a dot segment ends as `dot_end`
+/// says. Writes the result to `out`.
+fn normalize_path(out: &mut Buf, path: &[u8], dot_end: DotEnd) {
     // Segment boundaries in `out` so that `..` can pop.
     let mut starts: SmallVec<[usize; 16]> = SmallVec::new();
     for segment in path.split(|&b| b == b'/') {
@@ -126,9 +146,12 @@ fn normalize_path(out: &mut Buf, path: &[u8]) {
             }
         }
     }
-    let trailing = [b"/".as_slice(), b"/.", b"/..", b""]
-        .iter()
-        .any(|end| path.ends_with(end) && (!end.is_empty() || path.is_empty()));
+    let dot_ends: &[&[u8]] = match dot_end {
+        DotEnd::Slash => &[b"/.", b"/.."],
+        DotEnd::Bare => &[],
+    };
+    let trailing =
+        path.is_empty() || path.ends_with(b"/") || dot_ends.iter().any(|end| path.ends_with(end));
     if out.is_empty() || (trailing && out.last() != Some(&b'/')) {
         out.push(b'/');
     }
@@ -165,14 +188,25 @@ fn already_canonical(path: &[u8]) -> bool {
 
 /// [`double_encoded_uri`] without its fast path.
 fn normalize_and_encode(out: &mut Buf, wire_path: &[u8]) {
+    normalize_rooted_and_encode(out, wire_path, DotEnd::Slash);
+}
+
+/// The double-encoded canonical URI as botocore and the AWS CRT normalise the path: the same as
+/// [`double_encoded_uri`] but for a path that ends in a `.` or `..` segment, which keeps no
+/// trailing slash (`/data/.` → `/data`, `/a/b/..` → `/a`).
+pub(crate) fn sdk_double_encoded_uri(out: &mut Buf, wire_path: &[u8]) {
+    normalize_rooted_and_encode(out, wire_path, DotEnd::Bare);
+}
+
+fn normalize_rooted_and_encode(out: &mut Buf, wire_path: &[u8], dot_end: DotEnd) {
     let mut normalized = Buf::new();
     if wire_path.first() == Some(&b'/') {
-        normalize_path(&mut normalized, wire_path);
+        normalize_path(&mut normalized, wire_path, dot_end);
     } else {
         let mut rooted = Buf::new();
         rooted.push(b'/');
         rooted.extend_from_slice(wire_path);
-        normalize_path(&mut normalized, &rooted);
+        normalize_path(&mut normalized, &rooted, dot_end);
     }
     uri_encode(out, &normalized, true);
 }
@@ -186,13 +220,14 @@ pub(crate) fn single_encoded_uri(out: &mut Buf, wire_path: &[u8]) {
     }
 }
 
-/// Appends the canonical query string (sigv4 §1.6.3): each name and value decoded, re-encoded with
-/// `UriEncode`, sorted by (name, value). `skip` names one parameter (decoded name) to leave out
-/// once: `X-Amz-Signature` of a presigned request.
+/// Appends the canonical query string: each name and value decoded (a `+` read as `plus` says),
+/// re-encoded with `UriEncode`, sorted by (name, value). `skip` names one parameter (decoded
+/// name) to leave out once: `X-Amz-Signature` of a presigned request.
 pub(crate) fn canonical_query(
     out: &mut Buf,
     query: &[u8],
     skip: Option<&[u8]>,
+    plus: QueryPlus,
 ) -> Result<(), SigV4Error> {
     if query.is_empty() {
         return Ok(());
@@ -212,7 +247,7 @@ pub(crate) fn canonical_query(
             None => (param, &[][..]),
         };
         decoded.clear();
-        query_decode(&mut decoded, name);
+        query_decode(&mut decoded, name, plus);
         if !skipped && skip == Some(decoded.as_slice()) {
             skipped = true;
             continue;
@@ -227,7 +262,7 @@ pub(crate) fn canonical_query(
         uri_encode(&mut text, &decoded, false);
         let mid = text.len();
         decoded.clear();
-        query_decode(&mut decoded, value);
+        query_decode(&mut decoded, value, plus);
         uri_encode(&mut text, &decoded, false);
         pairs.push((start, mid, text.len()));
     }
@@ -309,8 +344,44 @@ mod tests {
 
     fn query(q: &str) -> String {
         let mut out = Buf::new();
-        canonical_query(&mut out, q.as_bytes(), None).unwrap();
+        canonical_query(&mut out, q.as_bytes(), None, QueryPlus::Space).unwrap();
         String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn the_sdks_leave_no_slash_after_a_final_dot_segment() {
+        let sdk = |path: &str| {
+            let mut out = Buf::new();
+            sdk_double_encoded_uri(&mut out, path.as_bytes());
+            String::from_utf8(out.to_vec()).unwrap()
+        };
+        for (path, rfc, sdks) in [
+            ("/data/.", "/data/", "/data"),
+            ("/a/b/..", "/a/", "/a"),
+            ("/a/..", "/", "/"),
+            ("/.", "/", "/"),
+            ("/data/./", "/data/", "/data/"),
+            ("/a/./b", "/a/b", "/a/b"),
+            ("/a%20b/.", "/a%2520b/", "/a%2520b"),
+            ("", "/", "/"),
+        ] {
+            assert_eq!(double(path), rfc, "{path}");
+            assert_eq!(sdk(path), sdks, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_plus_in_the_query_reads_as_a_space_or_as_a_plus() {
+        let plus = |q: &str| {
+            let mut out = Buf::new();
+            canonical_query(&mut out, q.as_bytes(), None, QueryPlus::Plus).unwrap();
+            String::from_utf8(out.to_vec()).unwrap()
+        };
+        assert_eq!(query("q=a+b&x+y=1"), "q=a%20b&x%20y=1");
+        assert_eq!(plus("q=a+b&x+y=1"), "q=a%2Bb&x%2By=1");
+        // An escaped plus or space reads the same either way.
+        assert_eq!(query("q=a%2Bb%20c"), "q=a%2Bb%20c");
+        assert_eq!(plus("q=a%2Bb%20c"), "q=a%2Bb%20c");
     }
 
     #[test]

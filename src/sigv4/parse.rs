@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::canonical::{Buf, query_decode};
+use super::canonical::{Buf, QueryPlus, query_decode};
 use super::error::{Echo, MissingParams, SigV4Error};
 use super::{Algorithm, SignatureLocation};
 
@@ -202,7 +202,7 @@ fn split_param(param: &[u8]) -> (&[u8], &[u8]) {
 fn decode(text: &[u8]) -> Cow<'_, [u8]> {
     if text.iter().any(|&b| b == b'%' || b == b'+') {
         let mut out = Buf::new();
-        query_decode(&mut out, text);
+        query_decode(&mut out, text, QueryPlus::Space);
         Cow::Owned(out.to_vec())
     } else {
         Cow::Borrowed(text)

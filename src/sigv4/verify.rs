@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 use smallvec::SmallVec;
 
-use super::canonical::{self, Buf};
+use super::canonical::{self, Buf, QueryPlus};
 use super::error::{Echo, MissingParams, ScopeProblems, SigV4Error, Timestamp, Window};
 use super::headers::{self, Found, Read, check_signed_headers, glob_match, is_signed, lines};
 use super::{
@@ -27,8 +27,8 @@ use super::{
 struct Prepared<'r, 'b> {
     algorithm: Algorithm,
     location: SignatureLocation,
-    /// `AKID`, borrowed from the request.
-    access_key_id: &'r [u8],
+    /// `AKID`, decoded: borrowed from the request unless it was sent escaped.
+    access_key_id: Cow<'r, [u8]>,
     /// `YYYYMMDD/…/aws4_request` as the client sent it (validated).
     scope: Cow<'r, [u8]>,
     /// The request timestamp text (`YYYYMMDDTHHMMSSZ`).
@@ -40,8 +40,22 @@ struct Prepared<'r, 'b> {
     signature: Option<Cow<'r, [u8]>>,
     method: &'r [u8],
     path: &'r [u8],
+    /// The raw query, read again when a `+` in it may have been signed as a plus sign.
+    query: &'r [u8],
+    /// The parameter the canonical query leaves out (`X-Amz-Signature` of a presigned request).
+    skip: Option<&'static [u8]>,
     /// `\n` query `\n` headers `\n` signed-headers `\n` payload.
     suffix: &'b [u8],
+    /// Where the canonical query ends in `suffix` (it starts after the first byte).
+    query_end: usize,
+}
+
+/// One reading of the request as a canonical request: how its path is encoded, and the canonical
+/// query when a `+` is read as a plus sign (`None`: as a space, the query already in `suffix`).
+#[derive(Debug, Clone, Copy)]
+struct Form<'q> {
+    path: PathEncoding,
+    plus_query: Option<&'q [u8]>,
 }
 
 /// Whether `path` holds `%25`, an encoded `%`.
@@ -94,11 +108,14 @@ impl Verifier {
             return Ok(Verified::Anonymous);
         };
         // Step 8: the credential.
-        let access_key_id = std::str::from_utf8(prepared.access_key_id)
+        let access_key_id = std::str::from_utf8(&prepared.access_key_id)
             .map_err(|_| SigV4Error::UnrecognizedClient)?;
         let credential = credentials
             .credential(access_key_id)
             .ok_or(SigV4Error::UnrecognizedClient)?;
+        // The source's own copy: the request's may have been escaped, and what is returned must
+        // outlive this call.
+        let access_key_id = credential.access_key_id;
         let token_ok = match (credential.session_token, prepared.token.as_deref()) {
             (None, None) => true,
             (Some(expected), Some(presented)) => crypto::ct_eq(expected.as_bytes(), presented),
@@ -115,7 +132,7 @@ impl Verifier {
         }
         // Step 9: the signature.
         let signature = prepared.signature.as_deref().unwrap_or_default();
-        let (cache, path_encoding) = match prepared.algorithm {
+        let (cache, path_encoding, query_plus) = match prepared.algorithm {
             Algorithm::SigV4 => self.check_v4(&prepared, credential.secret, signature)?,
             Algorithm::SigV4A => self.check_v4a(&prepared, credential.secret, signature)?,
         };
@@ -126,6 +143,7 @@ impl Verifier {
             location: prepared.location,
             cache,
             path_encoding,
+            query_plus,
         }))
     }
 
@@ -140,9 +158,13 @@ impl Verifier {
         let Some(prepared) = self.prepare(request, time::unix_secs(now), &mut suffix)? else {
             return Ok(None);
         };
-        let text = |encoding: PathEncoding| {
+        let text = |path: PathEncoding| {
             let mut creq = Vec::new();
-            prepared.write_canonical(encoding, |part| creq.extend_from_slice(part));
+            let form = Form {
+                path,
+                plus_query: None,
+            };
+            prepared.write_canonical(form, |part| creq.extend_from_slice(part));
             let sts = prepared.string_to_sign(&Sha256::digest(&creq).into());
             (
                 String::from_utf8_lossy(&creq).into_owned(),
@@ -230,7 +252,8 @@ impl Verifier {
         }
         suffix.push(b'\n');
         let skip = (params.location == SignatureLocation::Query).then_some(&b"X-Amz-Signature"[..]);
-        canonical::canonical_query(suffix, query.as_bytes(), skip)?;
+        canonical::canonical_query(suffix, query.as_bytes(), skip, QueryPlus::Space)?;
+        let query_end = suffix.len();
         suffix.push(b'\n');
         headers::canonical_headers(suffix, request, &found, &signed)?;
         suffix.push(b'\n');
@@ -388,16 +411,20 @@ impl Verifier {
         };
         let access_key_id = match params.location {
             SignatureLocation::Header => match &params.credential {
-                Some(Cow::Borrowed(c)) => c.get(..akid.len()).unwrap_or_default(),
-                _ => b"",
+                Some(Cow::Borrowed(c)) => Cow::Borrowed(c.get(..akid.len()).unwrap_or_default()),
+                _ => Cow::Borrowed(&b""[..]),
             },
-            // The access key id must be returned borrowed from the request: take it from the raw
-            // (still encoded) parameter, which equals the decoded one unless it holds escapes.
-            SignatureLocation::Query => params
+            // Borrowed from the raw (still encoded) parameter when it equals the decoded one, as
+            // it does unless the client escaped a character of it; decoded otherwise, as AWS
+            // decodes every query value.
+            SignatureLocation::Query => match params
                 .credential_raw
                 .and_then(|raw| raw.as_bytes().get(..akid.len()))
                 .filter(|raw| *raw == akid)
-                .unwrap_or_default(),
+            {
+                Some(raw) => Cow::Borrowed(raw),
+                None => Cow::Owned(akid.to_vec()),
+            },
         };
         if access_key_id.is_empty() {
             return Err(SigV4Error::UnrecognizedClient);
@@ -413,7 +440,10 @@ impl Verifier {
             signature: params.signature,
             method: request.method.as_bytes(),
             path: path.as_bytes(),
+            query: query.as_bytes(),
+            skip,
             suffix,
+            query_end,
         }))
     }
 
@@ -476,7 +506,7 @@ impl Verifier {
         prepared: &Prepared<'_, '_>,
         secret: &Secret,
         signature: &[u8],
-    ) -> Result<(CacheOutcome, PathEncoding), SigV4Error> {
+    ) -> Result<(CacheOutcome, PathEncoding, QueryPlus), SigV4Error> {
         let mut expected = [0u8; 32];
         let provided = decode_lower_hex(signature, &mut expected)
             .filter(|s| s.len() == 32)
@@ -509,14 +539,14 @@ impl Verifier {
                 (&derived.key, CacheOutcome::Miss)
             }
         };
-        let matches = |encoding: PathEncoding| {
-            let digest = prepared.canonical_digest(encoding);
+        let matches = |form: Form<'_>| {
+            let digest = prepared.canonical_digest(form);
             let sts = prepared.string_to_sign(&digest);
             crypto::ct_eq(&key.mac(&sts), &provided_sig)
         };
         prepared
-            .try_encodings(&self.settings, matches)
-            .map(|enc| (cache, enc))
+            .try_forms(&self.settings, matches)
+            .map(|(path, plus)| (cache, path, plus))
     }
 
     fn check_v4a(
@@ -524,16 +554,16 @@ impl Verifier {
         prepared: &Prepared<'_, '_>,
         secret: &Secret,
         signature: &[u8],
-    ) -> Result<(CacheOutcome, PathEncoding), SigV4Error> {
+    ) -> Result<(CacheOutcome, PathEncoding, QueryPlus), SigV4Error> {
         let mut der = [0u8; 80];
         let der = decode_lower_hex(signature, &mut der)
             .filter(|s| s.len() >= 8)
             .ok_or(SigV4Error::SignatureDoesNotMatch)?;
-        let id: CacheKey = crypto::key_cache_id(secret.expose(), prepared.access_key_id);
+        let id: CacheKey = crypto::key_cache_id(secret.expose(), &prepared.access_key_id);
         let (point, cache) = match self.keys.get(&id) {
             Some(found) => (found, CacheOutcome::Hit),
             None => {
-                let private = crypto::sigv4a_private_key(secret.expose(), prepared.access_key_id)
+                let private = crypto::sigv4a_private_key(secret.expose(), &prepared.access_key_id)
                     .ok_or(SigV4Error::SignatureDoesNotMatch)?;
                 let public =
                     crypto::sigv4a_public_key(&private).ok_or(SigV4Error::SignatureDoesNotMatch)?;
@@ -543,14 +573,14 @@ impl Verifier {
             }
         };
         let public = crypto::EcdsaKey::new(&point);
-        let matches = |encoding: PathEncoding| {
-            let digest = prepared.canonical_digest(encoding);
+        let matches = |form: Form<'_>| {
+            let digest = prepared.canonical_digest(form);
             let sts = prepared.string_to_sign(&digest);
             public.verify(&sts, der)
         };
         prepared
-            .try_encodings(&self.settings, matches)
-            .map(|enc| (cache, enc))
+            .try_forms(&self.settings, matches)
+            .map(|(path, plus)| (cache, path, plus))
     }
 }
 
@@ -561,22 +591,30 @@ fn looks_bodiless(request: &HttpRequest<'_>) -> bool {
 }
 
 impl Prepared<'_, '_> {
-    /// Feeds the canonical request for `encoding` to `sink`, piece by piece.
-    fn write_canonical(&self, encoding: PathEncoding, mut sink: impl FnMut(&[u8])) {
+    /// Feeds the canonical request of `form` to `sink`, piece by piece.
+    fn write_canonical(&self, form: Form<'_>, mut sink: impl FnMut(&[u8])) {
         let mut uri = Buf::new();
-        match encoding {
+        match form.path {
             PathEncoding::Double => canonical::double_encoded_uri(&mut uri, self.path),
             PathEncoding::Single => canonical::single_encoded_uri(&mut uri, self.path),
+            PathEncoding::DoubleSdkDots => canonical::sdk_double_encoded_uri(&mut uri, self.path),
         }
         sink(self.method);
         sink(b"\n");
         sink(&uri);
-        sink(self.suffix);
+        match form.plus_query {
+            None => sink(self.suffix),
+            Some(query) => {
+                sink(b"\n");
+                sink(query);
+                sink(self.suffix.get(self.query_end..).unwrap_or_default());
+            }
+        }
     }
 
-    fn canonical_digest(&self, encoding: PathEncoding) -> [u8; 32] {
+    fn canonical_digest(&self, form: Form<'_>) -> [u8; 32] {
         let mut hasher = Sha256::new();
-        self.write_canonical(encoding, |part| hasher.update(part));
+        self.write_canonical(form, |part| hasher.update(part));
         hasher.finalize().into()
     }
 
@@ -595,30 +633,62 @@ impl Prepared<'_, '_> {
         sts
     }
 
-    /// Double-encoded first; the single-encoded path only when allowed, different, and free of
-    /// an encoded `%`.
+    /// The canonical request as botocore signs it first; then, only if that does not verify,
+    /// the other readings clients are known to sign, each only where it reads this request
+    /// differently: the single-encoded path (when allowed and free of an encoded `%`), the path
+    /// normalised as the SDKs do (a final `.` or `..` segment leaves no slash), and for each
+    /// path a `+` in the query read as a plus sign (the AWS CRT signers).
     ///
-    /// Why not with `%25`: the single-encoded canonical URI of a path P equals the double-encoded
-    /// one of a path Q only when P decoded once is Q as written, and P holds `%25` exactly where Q
-    /// holds a `%`. Without `%25` in P, Q has no escapes and both name the same resource; with
-    /// it, a request signed for `/a%20b` would verify when replayed as `/a%2520b`, a different
-    /// resource. So a single-encoding client cannot sign a path with a literal `%`, and no
-    /// replay can change what a path means.
-    fn try_encodings(
+    /// Why the single-encoded path not with `%25`: the single-encoded canonical URI of a path P
+    /// equals the double-encoded one of a path Q only when P decoded once is Q as written, and P
+    /// holds `%25` exactly where Q holds a `%`. Without `%25` in P, Q has no escapes and both
+    /// name the same resource; with it, a request signed for `/a%20b` would verify when
+    /// replayed as `/a%2520b`, a different resource. So a single-encoding client cannot sign a
+    /// path with a literal `%`, and no replay can change what a path means.
+    fn try_forms(
         &self,
         settings: &Settings,
-        mut matches: impl FnMut(PathEncoding) -> bool,
-    ) -> Result<PathEncoding, SigV4Error> {
-        if matches(PathEncoding::Double) {
-            return Ok(PathEncoding::Double);
+        mut matches: impl FnMut(Form<'_>) -> bool,
+    ) -> Result<(PathEncoding, QueryPlus), SigV4Error> {
+        let first = Form {
+            path: PathEncoding::Double,
+            plus_query: None,
+        };
+        if matches(first) {
+            return Ok((PathEncoding::Double, QueryPlus::Space));
         }
+        let mut double = Buf::new();
+        canonical::double_encoded_uri(&mut double, self.path);
+        let mut paths: SmallVec<[PathEncoding; 3]> = SmallVec::new();
+        paths.push(PathEncoding::Double);
+        let mut single = Buf::new();
         if settings.single_encoding_fallback && !contains_encoded_percent(self.path) {
-            let mut double = Buf::new();
-            canonical::double_encoded_uri(&mut double, self.path);
-            let mut single = Buf::new();
             canonical::single_encoded_uri(&mut single, self.path);
-            if double != single && matches(PathEncoding::Single) {
-                return Ok(PathEncoding::Single);
+            if single != double {
+                paths.push(PathEncoding::Single);
+            }
+        }
+        let mut sdk = Buf::new();
+        canonical::sdk_double_encoded_uri(&mut sdk, self.path);
+        if sdk != double && !(paths.contains(&PathEncoding::Single) && sdk == single) {
+            paths.push(PathEncoding::DoubleSdkDots);
+        }
+        let mut plus_query = Buf::new();
+        let has_plus = self.query.contains(&b'+');
+        if has_plus {
+            canonical::canonical_query(&mut plus_query, self.query, self.skip, QueryPlus::Plus)?;
+        }
+        for path in paths {
+            for plus in [QueryPlus::Space, QueryPlus::Plus] {
+                let plus_query = match plus {
+                    QueryPlus::Space if path == PathEncoding::Double => continue,
+                    QueryPlus::Space => None,
+                    QueryPlus::Plus if !has_plus => continue,
+                    QueryPlus::Plus => Some(&plus_query[..]),
+                };
+                if matches(Form { path, plus_query }) {
+                    return Ok((path, plus));
+                }
             }
         }
         Err(SigV4Error::SignatureDoesNotMatch)

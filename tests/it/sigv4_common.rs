@@ -216,12 +216,15 @@ impl CredentialSource for Creds {
     type Principal = String;
 
     fn credential(&self, access_key_id: &str) -> Option<Credential<'_, String>> {
-        self.0.get(access_key_id).map(|e| Credential {
-            secret: &e.secret,
-            session_token: e.token.as_deref(),
-            expires_at: e.expires_at,
-            principal: &e.principal,
-        })
+        self.0
+            .get_key_value(access_key_id)
+            .map(|(key, e)| Credential {
+                access_key_id: key,
+                secret: &e.secret,
+                session_token: e.token.as_deref(),
+                expires_at: e.expires_at,
+                principal: &e.principal,
+            })
     }
 }
 

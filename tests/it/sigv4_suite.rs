@@ -166,6 +166,7 @@ fn run_case(dir: &Path, run: &mut Run) {
                     &explained.single_canonical_request,
                     &explained.single_string_to_sign,
                 ),
+                PathEncoding::DoubleSdkDots => unreachable!("the suite expects only these two"),
             };
             assert_eq!(
                 creq.trim_end(),

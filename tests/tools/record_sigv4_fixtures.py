@@ -3,6 +3,7 @@
 
     python3 tests/tools/record_sigv4_fixtures.py lattice   # tests/data/sigv4/lattice/*
     python3 tests/tools/record_sigv4_fixtures.py clients   # tests/data/sigv4/clients/*
+    python3 tests/tools/record_sigv4_fixtures.py divergences   # tests/data/sigv4/lattice/{crt,...}-*
 
 `lattice` signs with botocore's SigV4Auth at fixed times, so its output is stable. `clients` records
 what real clients put on the wire *now*: the two seed articles' botocore scripts and `curl
@@ -337,5 +338,49 @@ def clients():
         write_case(d, name, raw, date_of(raw), outcome)
 
 
+def crt_signed(creds, method, target, v4a=False):
+    """Signs with the AWS CRT (awscrt), configured as Lattice's SigV4A Python example does."""
+    from awscrt import auth, http
+    provider = auth.AwsCredentialsProvider.new_static(creds.access_key, creds.secret_key, creds.token)
+    config = auth.AwsSigningConfig(
+        algorithm=auth.AwsSigningAlgorithm.V4_ASYMMETRIC if v4a else auth.AwsSigningAlgorithm.V4,
+        signature_type=auth.AwsSignatureType.HTTP_REQUEST_HEADERS,
+        credentials_provider=provider,
+        region="*" if v4a else REGION,
+        service=SERVICE,
+        date=SIGNED_AT.replace(tzinfo=datetime.timezone.utc),
+        signed_body_header_type=auth.AwsSignedBodyHeaderType.X_AMZ_CONTENT_SHA_256,
+        signed_body_value=auth.AwsSignedBodyValue.UNSIGNED_PAYLOAD,
+        use_double_uri_encode=True,
+    )
+    request = http.HttpRequest(method, target, http.HttpHeaders([("Host", NGINX)]))
+    request = auth.aws_sign_request(request, config).result()
+    lines = [f"{request.method} {request.path} HTTP/1.1".encode()]
+    lines += [f"{k}: {v}".encode() for k, v in request.headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def divergences():
+    """Requests real clients sign in a way AWS accepts and a first reading of the request does
+    not reproduce: a `+` in the query (the CRT reads it as a plus sign), a path ending in a dot
+    segment (botocore and the CRT drop the trailing slash), and a presigned URL whose access key
+    id holds an escaped unreserved character. Needs awscrt (`pip install awscrt`) for the CRT."""
+    d = os.path.join(ROOT, "lattice")
+    w = lambda name, raw, outcome, settings=None: write_case(d, name, raw, STAMP, outcome, settings)
+    ok = f"principal {ALICE_ARN}"
+    w("crt-plus-in-query", crt_signed(ALICE, "GET", "/?q=a+b"), ok)
+    w("crt-sigv4a-plus-in-query", crt_signed(ALICE, "GET", "/items?q=a+b&tag=x+y", v4a=True), ok)
+    w("crt-dot-segment-at-the-end", crt_signed(ALICE, "GET", "/data/."), ok)
+    w("botocore-dot-segment-at-the-end", to_raw(signed(ALICE, url=f"https://{NGINX}/data/.")), ok)
+    w("botocore-dot-dot-segment-at-the-end", to_raw(signed(ALICE, url=f"https://{NGINX}/a/b/..")), ok)
+    at(SIGNED_AT)
+    req = AWSRequest(method="GET", url=f"https://{NGINX}/?x=1", headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    SigV4QueryAuth(ALICE, SERVICE, REGION, expires=60).add_auth(req)
+    presigned = edit_auth(to_raw(req), b"X-Amz-Credential=AKIAIOSFODNN7EXAMPLE",
+                          b"X-Amz-Credential=AKIAIOSF%4FDNN7EXAMPLE")
+    w("presigned-escaped-access-key-id", presigned, ok, settings="query_auth")
+
+
 if __name__ == "__main__":
-    {"lattice": lattice, "clients": clients}[sys.argv[1] if len(sys.argv) > 1 else "lattice"]()
+    modes = {"lattice": lattice, "clients": clients, "divergences": divergences}
+    modes[sys.argv[1] if len(sys.argv) > 1 else "lattice"]()

@@ -13,6 +13,7 @@ impl CredentialSource for OneKey {
     type Principal = &'static str;
     fn credential(&self, access_key_id: &str) -> Option<Credential<'_, &'static str>> {
         (access_key_id == "AKIDEXAMPLE").then_some(Credential {
+            access_key_id: "AKIDEXAMPLE",
             secret: &self.0,
             session_token: None,
             expires_at: None,
