@@ -1,16 +1,15 @@
 //! Log output: one JSON object per event (or tracing's text format), on stdout, in batches.
 //!
-//! Every Check writes a decision line, so the line's cost is part of the Check's. Measured with
-//! `scripts/bench-load` (one core), tracing-subscriber's JSON formatter spent about 6 µs per
-//! decision line and a `write` per line another 4 µs, more than the decision itself. Here:
+//! Every Check writes a decision line, so the line's cost is part of the Check's: under load,
+//! tracing-subscriber's JSON formatter and a `write` per line cost more than the decision itself
+//! (`scripts/bench-load.py` shows it). Here:
 //!
 //! - [`JsonLines`] formats an event straight into the output buffer: no intermediate map, no
 //!   `serde_json`, escaping on the fly. Keys: `timestamp` (RFC 3339, microseconds, UTC), `level`,
 //!   the event's fields in order (`message` first), `target`.
 //! - [`Stdout::line`] writes a line in the same format without going through `tracing` at all:
 //!   the decision line of every Check takes this path when the JSON format is installed
-//!   ([`install_direct`]), which saves the event dispatch, the field visitor and a copy (about
-//!   3 µs of a Check's 40 µs of server CPU, `scripts/bench-load`).
+//!   ([`install_direct`]), which saves the event dispatch, the field visitor and a copy.
 //! - [`Stdout`] batches lines in a 64 KiB buffer, written when full, when an event at `WARN` or
 //!   above arrives, and at least every 100 ms by a flusher thread; [`FlushGuard`] writes the rest
 //!   when the process ends. A batch is written with one call, so lines never interleave.

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-// glibc's allocator spent 40% of a large world's load in `malloc_consolidate` and friends;
-// mimalloc loads the 10,000-service world of `benches/scale.rs` in 0.6 s instead of 1.5 s.
+// glibc's allocator spends much of a large world's load in `malloc_consolidate` and friends;
+// mimalloc loads the large world of `benches/scale.rs` in well under half the time.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use lattice_authz::authz::{self, Clock as _, FixedClock, SystemClock};

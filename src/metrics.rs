@@ -7,8 +7,9 @@
 //!
 //! Duration histograms are our own [`DurationHistogram`]s, rendered after the recorder's text:
 //! recording is a bucket search and two relaxed atomic adds. (The exporter's histograms queue
-//! every sample with a timestamp, to be folded into buckets later: four of those per Check cost
-//! about 7% of the whole Check in `benches/check.rs`, and memory grew until the next fold.)
+//! every sample with a timestamp, to be folded into buckets later: four of those per Check were
+//! a visible share of the whole Check in `benches/check.rs`, and memory grew until the next
+//! fold.)
 //!
 //! It must not touch: decisions (it takes label values, not `Decision`s), I/O.
 

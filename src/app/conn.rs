@@ -19,7 +19,7 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 /// - No vectored writes: h2 then copies DATA frames of up to 1 KiB into its write buffer (instead
 ///   of chaining those over 256 bytes and flushing them on their own), so a `CheckResponse`'s
 ///   HEADERS, DATA and trailers leave together. An allow with identity headers and dynamic
-///   metadata is about 930 bytes; measured with `scripts/bench-load`, this took the write calls
+///   metadata is about 930 bytes; measured with `scripts/bench-load.py`, this took the write calls
 ///   per Check from 2 to 1 (on tokio's multi-thread scheduler, before the workers).
 #[derive(Debug)]
 pub(crate) struct CheckConnection(TcpStream);

@@ -99,7 +99,7 @@ fn lint_policy(pointer: &str, named: &NamedPolicy, auth_policy: bool, out: &mut 
             out.push(warning(
                 format!("{pointer}/Statement/{}/Condition", key.statement),
                 format!("condition key `{}` is never set for a Lattice request, so it is always absent", key.key),
-                "see the condition keys of lattice-auth §3; absent keys make positive operators false and negated ones true",
+                "docs/condition-keys.md lists the keys a request sets; an absent key makes positive operators false and negated ones true",
             ));
         }
     }

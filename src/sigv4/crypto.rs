@@ -40,7 +40,7 @@ type Block = GenericArray<u8, U64>;
 
 /// Blocks handed to `sha2::compress256` per call: an HMAC over a string to sign (147 bytes, three
 /// blocks with padding) is one call, where a call per block paid each time for entering and
-/// leaving the SHA extensions' state layout (SigV4 verification 3% faster, `benches/sigv4.rs`).
+/// leaving the SHA extensions' state layout (`benches/sigv4.rs` measures the difference).
 const BATCH: usize = 4;
 
 #[expect(
@@ -121,7 +121,7 @@ fn finish(mut state: [u32; 8], absorbed: u64, msg: &[u8]) -> [u8; 32] {
 /// `subtle`'s. Like `subtle`'s own barrier, `black_box` is best effort (rustc makes it an opaque
 /// block of assembly); the compiled loop was checked to branch on lengths only.
 /// `subtle` compares a byte at a time through a barrier per byte: for a session token (about
-/// 1 KB from STS, IRSA or Pod Identity) that was 1.5 µs, 40% of verifying a request that
+/// 1 KB from STS, IRSA or Pod Identity) that was a large share of verifying a request that
 /// carries one.
 pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

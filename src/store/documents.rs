@@ -86,8 +86,8 @@ impl Document<'_> {
 
 /// Every document of a world file (YAML, or JSON, which is YAML).
 ///
-/// Text that is a stream of JSON values is read by the JSON parser, about ten times faster on
-/// large generated worlds, one document at a time and straight into its types; anything else,
+/// Text that is a stream of JSON values is read by the JSON parser, many times faster on large
+/// generated worlds, one document at a time and straight into its types; anything else,
 /// including JSON the JSON parser refuses, by the YAML parser, whose errors are the ones
 /// reported.
 fn read_documents(text: &str) -> Result<Vec<Document<'_>>, serde_saphyr::Error> {
