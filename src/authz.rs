@@ -32,11 +32,11 @@ use crate::sigv4::{CacheOutcome, SigV4Error};
 use crate::store::{Snapshot, Store};
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use explain::{DiagnosticsService, explain};
+pub use explain::{DiagnosticsService, explain, explain_refused};
 pub use grpc::AuthorizationServer;
 pub use proto::{
     Answer, DecodeError, Fault, InvalidCheckRequest, MAX_HEADER_BYTES, MAX_HEADERS,
-    MAX_TARGET_BYTES, RequestView,
+    MAX_TARGET_BYTES, RequestView, check_bounds,
 };
 pub use raw::{InvalidRawRequest, MAX_RAW_REQUEST_BYTES, RawRequest};
 
@@ -227,7 +227,7 @@ impl AuthzService {
         invalid: &InvalidCheckRequest,
         started: Instant,
     ) -> (Result<Answer, tonic::Status>, Duration) {
-        let body = format!("AccessDeniedException: The request cannot be authorized: {invalid}");
+        let body = invalid.deny_body();
         let mut id_text = uuid::Uuid::encode_buffer();
         let decision_id = new_decision_id(&mut id_text);
         let elapsed = started.elapsed();

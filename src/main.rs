@@ -252,11 +252,13 @@ fn check(args: &CheckArgs) -> ExitCode {
         },
     };
     let mut bytes = Vec::new();
+    // One byte more than the limit, so that a larger request is refused, not cut short.
+    let most = u64::try_from(authz::MAX_RAW_REQUEST_BYTES)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     let read = match args.request.as_ref().filter(|p| p.as_os_str() != "-") {
-        Some(path) => {
-            std::fs::File::open(path).and_then(|f| f.take(16 << 20).read_to_end(&mut bytes))
-        }
-        None => std::io::stdin().take(16 << 20).read_to_end(&mut bytes),
+        Some(path) => std::fs::File::open(path).and_then(|f| f.take(most).read_to_end(&mut bytes)),
+        None => std::io::stdin().take(most).read_to_end(&mut bytes),
     };
     if let Err(e) = read {
         eprintln!("lattice-authz: cannot read the request: {e}");
@@ -290,22 +292,29 @@ fn check(args: &CheckArgs) -> ExitCode {
         eprintln!("lattice-authz: unreadable request: no Host header");
         return ExitCode::from(EX_DATAERR);
     }
-    let request = lattice::Request {
-        method: &raw.method,
-        target: &raw.target,
-        authority,
-        scheme: "http",
-        headers: &headers,
-        body: (!raw.body.is_empty()).then_some(&raw.body[..]),
-        source: args.source_ip,
-        destination: args.destination_ip,
-        vpc_endpoint: None,
+    // The bounds the service holds every request to: an offline decision is the decision.
+    let header_bytes = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+    let explained = match authz::check_bounds(headers.len(), header_bytes, &raw.target) {
+        Err(invalid) => authz::explain_refused(&invalid),
+        Ok(()) => {
+            let request = lattice::Request {
+                method: &raw.method,
+                target: &raw.target,
+                authority,
+                scheme: "http",
+                headers: &headers,
+                body: (!raw.body.is_empty()).then_some(&raw.body[..]),
+                source: args.source_ip,
+                destination: args.destination_ip,
+                vpc_endpoint: None,
+            };
+            let decision =
+                snapshot
+                    .world
+                    .authorize(&snapshot.verifier, &request, now, &mut lattice::Untimed);
+            authz::explain(&decision)
+        }
     };
-    let decision =
-        snapshot
-            .world
-            .authorize(&snapshot.verifier, &request, now, &mut lattice::Untimed);
-    let explained = authz::explain(&decision);
     if args.json {
         let headers: serde_json::Map<String, serde_json::Value> = explained
             .headers
@@ -348,7 +357,7 @@ fn check(args: &CheckArgs) -> ExitCode {
             println!("  {:<16} {:<14} {}", t.layer, t.outcome, t.detail);
         }
     }
-    if decision.effect == Effect::Allow {
+    if explained.decision == Effect::Allow.as_str() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)

@@ -10,9 +10,10 @@ use quanta::Instant;
 
 use crate::lattice::{Decision, Untimed};
 use crate::metrics::{GrpcMethod, Metrics};
+use crate::sigv4::Header;
 use crate::store::Store;
 
-use super::Clock;
+use super::{BAD_REQUEST, Clock, InvalidCheckRequest, check_bounds};
 
 /// The diagnostic `Explain` service: the full layered trace, no log line, no decision counter.
 #[derive(Debug, Clone)]
@@ -74,13 +75,18 @@ impl DiagnosticsService {
         let source = source_ip.parse().map_err(|_| {
             tonic::Status::invalid_argument(format!("`{source_ip}` is not an IP address"))
         })?;
-        let headers: Vec<crate::sigv4::Header<'_>> = headers
+        let headers: Vec<Header<'_>> = headers
             .iter()
-            .map(|h| crate::sigv4::Header {
+            .map(|h| Header {
                 name: &h.name,
                 value: &h.value,
             })
             .collect();
+        // The bounds the Check path holds a request to: an explanation is the decision.
+        let header_bytes = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+        if let Err(invalid) = check_bounds(headers.len(), header_bytes, path) {
+            return Ok(explain_refused(&invalid));
+        }
         let req = crate::lattice::Request {
             method,
             target: path,
@@ -125,6 +131,25 @@ pub fn explain(decision: &Decision<'_>) -> crate::pb::ExplainResponse {
                 detail: t.to_string(),
             })
             .collect(),
+    }
+}
+
+/// The `ExplainResponse` of a request refused before any decision, as the Check path answers it:
+/// a 403 with reason `bad_request` at layer `request` (also used by `check`).
+pub fn explain_refused(invalid: &InvalidCheckRequest) -> crate::pb::ExplainResponse {
+    crate::pb::ExplainResponse {
+        decision: "deny".to_owned(),
+        status: 403,
+        body: invalid.deny_body(),
+        principal: "anonymous".to_owned(),
+        reason: BAD_REQUEST.to_owned(),
+        layer: "request".to_owned(),
+        headers: Vec::new(),
+        trace: vec![crate::pb::LayerTrace {
+            layer: "request".to_owned(),
+            outcome: "deny".to_owned(),
+            detail: invalid.to_string(),
+        }],
     }
 }
 

@@ -25,4 +25,4 @@ pub(crate) use decode::{Fields, check_request};
 pub use encode::Answer;
 pub(super) use encode::{Http, Metadata, Response, Status};
 pub use limits::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_TARGET_BYTES};
-pub use view::{InvalidCheckRequest, RequestView};
+pub use view::{InvalidCheckRequest, RequestView, check_bounds};

@@ -9,6 +9,7 @@
     reason = "test helpers fail loudly, like the tests that call them"
 )]
 
+mod bounds;
 mod cli;
 mod decisions;
 mod docs;

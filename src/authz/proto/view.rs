@@ -39,6 +39,44 @@ pub enum InvalidCheckRequest {
     MissingMethodOrPath,
 }
 
+impl InvalidCheckRequest {
+    /// The body of the 403 a refused request is answered with.
+    pub fn deny_body(&self) -> String {
+        format!("AccessDeniedException: The request cannot be authorized: {self}")
+    }
+}
+
+/// The bounds every request is held to, however it arrives: a `CheckRequest` (checked as its view
+/// is made), the raw request `check` reads, an `Explain` call. `header_lines` counts the lines as
+/// sent; `header_bytes` adds up their names and values.
+pub fn check_bounds(
+    header_lines: usize,
+    header_bytes: usize,
+    target: &str,
+) -> Result<(), InvalidCheckRequest> {
+    header_bounds(header_lines, header_bytes)?;
+    target_bound(target)
+}
+
+#[inline]
+fn header_bounds(header_lines: usize, header_bytes: usize) -> Result<(), InvalidCheckRequest> {
+    if header_lines > MAX_HEADERS {
+        return Err(InvalidCheckRequest::TooManyHeaders);
+    }
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(InvalidCheckRequest::HeadersTooLarge);
+    }
+    Ok(())
+}
+
+#[inline]
+fn target_bound(target: &str) -> Result<(), InvalidCheckRequest> {
+    if target.len() > MAX_TARGET_BYTES {
+        return Err(InvalidCheckRequest::TargetTooLong);
+    }
+    Ok(())
+}
+
 /// The parts of a `CheckRequest` a decision reads, borrowed from the message's bytes.
 #[derive(Debug)]
 pub struct RequestView<'a> {
@@ -92,12 +130,7 @@ impl<'f, 'a: 'f> TryFrom<&'f Fields<'a>> for RequestView<'f> {
                 .sum();
             (&fields.joined.lines[..], fields.joined.sent, bytes)
         };
-        if count > MAX_HEADERS {
-            return Err(InvalidCheckRequest::TooManyHeaders);
-        }
-        if header_bytes > MAX_HEADER_BYTES {
-            return Err(InvalidCheckRequest::HeadersTooLarge);
-        }
+        header_bounds(count, header_bytes)?;
         // The first line of a name (the only one, in the joined map), as text.
         let find = |name: &str| -> Option<&'f str> {
             lines
@@ -115,9 +148,7 @@ impl<'f, 'a: 'f> TryFrom<&'f Fields<'a>> for RequestView<'f> {
         if fields.method.is_empty() || fields.path.is_empty() {
             return Err(InvalidCheckRequest::MissingMethodOrPath);
         }
-        if fields.path.len() > MAX_TARGET_BYTES {
-            return Err(InvalidCheckRequest::TargetTooLong);
-        }
+        target_bound(fields.path)?;
         let source = ip(fields.source()).ok_or(InvalidCheckRequest::MissingSource)??;
         let destination = ip(fields.destination()).and_then(Result::ok);
         let body = if !fields.raw_body.is_empty() {
