@@ -5,6 +5,7 @@
 //! It must not touch: request semantics (that is `authz` and below).
 
 mod conn;
+mod error;
 mod workers;
 
 use std::convert::Infallible;
@@ -26,31 +27,13 @@ use crate::lattice::Reason;
 use crate::metrics::Metrics;
 use crate::store::{Reload, Store};
 
+pub use error::AppError;
+
 /// The version reported in `lattice_authz_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Most problems of a failed reload written to the log (the rest are counted).
 const MAX_LOGGED_PROBLEMS: usize = 20;
-
-/// A server failure before or while serving.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// A listen address could not be bound.
-    #[error("cannot listen on {addr}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The gRPC server failed.
-    #[error("the gRPC server failed")]
-    Grpc(#[source] tonic::transport::Error),
-    /// A gRPC worker thread or its event loop could not be started.
-    #[error("cannot start a gRPC worker")]
-    Worker(#[source] std::io::Error),
-}
 
 /// A running server.
 #[derive(Debug)]

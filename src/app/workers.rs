@@ -23,8 +23,8 @@ use tower::layer::util::{Identity, Stack};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 
-use super::AppError;
 use super::conn::CheckConnection;
+use super::error::AppError;
 
 /// The gRPC server each worker runs (every service behind [`layers`], see `app::start`);
 /// cloned per worker.

@@ -6,7 +6,7 @@
 
 use super::error::{Diags, Site, closest, codes};
 use super::json::{self, Json, pointer_token};
-use super::{ParseOptions, PolicyKind};
+use super::options::{ParseOptions, PolicyKind};
 
 /// The `Version` element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,10 +12,11 @@ use super::condition::{
 };
 use super::error::{Diags, Site, codes};
 use super::glob::Glob;
+use super::options::ParseOptions;
 use super::principal::{self, Principals};
+use super::request::ConditionKey;
 use super::values::{Cidr, Decimal, Timestamp, base64_decode, parse_bool};
 use super::variable::{Template, has_variables};
-use super::{ConditionKey, ParseOptions};
 
 /// A compiled `Action` / `NotAction`.
 #[derive(Debug, Clone)]

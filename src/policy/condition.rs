@@ -16,9 +16,9 @@ use std::net::IpAddr;
 
 use super::arn::{self, ArnPattern};
 use super::glob::Glob;
+use super::request::{ConditionKey, Context, Value};
 use super::values::{Cidr, Decimal, StrBuf, Timestamp, parse_bool, write_iso};
 use super::variable::Template;
-use super::{ConditionKey, Context, Value};
 use std::fmt::Write as _;
 
 /// The comparison family of an operator.

@@ -7,7 +7,8 @@
 //! Exact > Role > Wildcard = Other > Account).
 
 use super::arn::Arn;
-use super::{AwsIdentity, Principal, PrincipalMatch};
+use super::evaluation::PrincipalMatch;
+use super::request::{AwsIdentity, Principal};
 
 /// What an ARN entry under `"AWS"` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

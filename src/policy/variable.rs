@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 
 use super::glob::{self, AsTok, GTok, Tok};
+use super::request::{ConditionKey, Context, Value};
 use super::values::write_iso;
-use super::{ConditionKey, Context, Value};
 
 /// A string with `${...}` variables, compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
