@@ -1,6 +1,6 @@
 //! The IAM policy language: parse → validate → compile → evaluate → explain.
 //!
-//! This module owns the grammar of `../shared/spec/iam-policy.md` §1 (auth policies, identity
+//! This module owns the grammar of IAM's JSON policy language (auth policies, identity
 //! policies, VPC endpoint policies, SCPs, RCPs), validation with JSON pointers, compiled matchers,
 //! and evaluation of one policy against one request. Combining several policies into a decision
 //! is the caller's job (`lattice`).
@@ -88,8 +88,9 @@ use error::{Diags, Site};
 #[derive(Debug)]
 pub struct Policy {
     /// The document as given, with the options it was read with ([`Policy::to_json`] reads it
-    /// again; evaluation reads `aws_wildcard_matches_anonymous`). The checked tree itself is dropped after compiling: it took about 2.3 KB of a
-    /// one-statement policy's 2.7 KB (25 MB of a 11,000-policy world).
+    /// again; evaluation reads `aws_wildcard_matches_anonymous`). The checked tree itself is
+    /// dropped after compiling: it was most of a small policy's memory, which a large world
+    /// holds thousands of times.
     source: Box<str>,
     options: ParseOptions,
     version: ast::Version,

@@ -3,7 +3,8 @@
 //!
 //! This module owns: parsing the `Authorization` header and the presigned query, the canonical
 //! request, the string to sign, the signing-key and public-key caches, the checks in AWS's order
-//! and AWS's exact error codes and messages (`../shared/spec/sigv4.md`, `lattice-auth.md` §4).
+//! and AWS's exact error codes and messages, as AWS's *Signature Version 4* documentation and
+//! Lattice's answers give them.
 //!
 //! It must not touch: policies, the Lattice model, protobuf types, or the clock. Time is a
 //! parameter; credentials come from the caller through [`CredentialSource`].

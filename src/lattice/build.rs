@@ -90,7 +90,7 @@ pub fn compile_policy(
 // === impl World: building ===
 
 impl World {
-    /// The built-in example world (`../shared/spec/example-world.md`) as YAML.
+    /// The built-in example world (the README's quick tour lists its decisions) as YAML.
     pub const EXAMPLE_YAML: &'static str = include_str!("example_world.yaml");
 
     /// Compiles a world, reporting every problem at once (errors and warnings).

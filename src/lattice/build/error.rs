@@ -3,7 +3,8 @@
 //!
 //! It must not hold a secret: no message quotes one.
 
-/// Why a [`Loader`] could not give a secret or a policy file. No message contains a secret.
+/// Why a [`Loader`](super::Loader) could not give a secret or a policy file. No message contains
+/// a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum LoaderError {
     /// A secret source that names none of `value`, `env` and `file`.
