@@ -31,7 +31,8 @@ mod world;
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 pub use build::{
-    CompiledPolicy, InlineLoader, Loader, LoaderError, ReadError, compile_policy, problem_message,
+    CompiledPolicy, FileKind, InlineLoader, Loader, LoaderError, ReadError, compile_policy,
+    problem_message,
 };
 pub use context::KNOWN_KEYS;
 pub use decide::{Phases, Untimed};

@@ -34,7 +34,7 @@ use crate::lattice::{CompiledPolicy, ReadError, World, WorldOptions};
 use crate::sigv4::{self, Verifier};
 
 pub use error::{FileProblem, LoadError};
-pub use files::{CacheStats, MAX_WORLD_FILE_BYTES, MAX_WORLD_FILES};
+pub use files::{CacheStats, MAX_SECRET_FILE_BYTES, MAX_WORLD_FILE_BYTES, MAX_WORLD_FILES};
 use files::{FileLoader, Sources, read_sources, unreadable_fingerprint};
 use watch::{LastRead, Stamp};
 

@@ -19,7 +19,7 @@ use super::Map;
 use super::spec::{DocumentSpec, SecretSourceSpec, SecretSpec, WorldSpec};
 use super::world::{Account, NamedPolicy, Problem, World, WorldOptions};
 
-pub use error::{LoaderError, ReadError, problem_message};
+pub use error::{FileKind, LoaderError, ReadError, problem_message};
 
 /// What `World::build` needs from the outside: secrets, policy files, and compiled policies
 /// (so `store` can cache them by content).

@@ -3,8 +3,14 @@
 //! builder secrets from the environment or files, policy files, and compiled policies through
 //! the store's cache.
 //!
+//! Every file is read by [`read_bounded`]: regular files only, opened without blocking, never
+//! more than its limit read, so a named pipe or a device put in a file's place (or swapped in
+//! between the checks) cannot stall or exhaust a load.
+//!
 //! It must not touch: the parsing or merging of documents, the snapshot.
 
+use std::fs::{File, Metadata};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -12,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::lattice::spec::SecretSourceSpec;
 use crate::lattice::{
-    self, CompiledPolicy, Loader, LoaderError, ReadError, World, problem_message,
+    self, CompiledPolicy, FileKind, Loader, LoaderError, ReadError, World, problem_message,
 };
 use crate::policy::{Diagnostic, ParseOptions};
 
@@ -20,6 +26,9 @@ use super::error::LoadError;
 
 /// Largest world file read (a world is configuration, not data).
 pub const MAX_WORLD_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Largest secret file read (a secret key or a session token is far smaller).
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// Most files in a world directory.
 pub const MAX_WORLD_FILES: usize = 10_000;
@@ -46,15 +55,99 @@ pub(super) struct Sources {
 
 /// The text of the file at `path`, at most [`MAX_WORLD_FILE_BYTES`] long.
 fn read_limited(path: &Path) -> Result<String, ReadError> {
-    let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
-    if meta.len() > MAX_WORLD_FILE_BYTES {
+    let bytes = read_bounded(path, MAX_WORLD_FILE_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
+}
+
+/// The bytes of the regular file at `path` (a symlink is followed), at most `limit` of them.
+///
+/// The type and size are checked before opening, so a named pipe or a device is refused
+/// without being opened and a large file without being read; they are checked again on the
+/// opened file, and the open does not wait, so something swapped in between cannot block a
+/// load either. The size reported is not trusted: the read stops one byte past `limit`.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    check_file(&std::fs::metadata(path).map_err(ReadError::Io)?, limit)?;
+    let file = open_without_waiting(path).map_err(ReadError::Io)?;
+    let len = check_file(&file.metadata().map_err(ReadError::Io)?, limit)?;
+    read_at_most(file, len, limit)
+}
+
+/// The file's size, if it is a regular file within `limit`.
+fn check_file(meta: &Metadata, limit: u64) -> Result<u64, ReadError> {
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular(file_kind(meta)));
+    }
+    if meta.len() > limit {
         return Err(ReadError::TooLarge {
             len: meta.len(),
-            limit: MAX_WORLD_FILE_BYTES,
+            limit,
         });
     }
-    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
-    String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
+    Ok(meta.len())
+}
+
+/// All of `reader`, refused once more than `limit` bytes arrive; `expected` is its size as
+/// reported, to allocate once.
+fn read_at_most(
+    reader: impl std::io::Read,
+    expected: u64,
+    limit: u64,
+) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::with_capacity(usize::try_from(expected.min(limit)).unwrap_or(0));
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
+        return Err(ReadError::TooLong { limit });
+    }
+    Ok(bytes)
+}
+
+/// Opens `path` for reading without waiting: a named pipe without a writer, or a device, opens
+/// at once (a regular file reads the same either way), and a terminal does not become the
+/// process's controlling terminal.
+#[cfg(unix)]
+fn open_without_waiting(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_without_waiting(path: &Path) -> std::io::Result<File> {
+    File::open(path)
+}
+
+/// What a path that is not a regular file holds.
+#[cfg(unix)]
+fn file_kind(meta: &Metadata) -> FileKind {
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        FileKind::Directory
+    } else if kind.is_fifo() {
+        FileKind::NamedPipe
+    } else if kind.is_char_device() {
+        FileKind::CharacterDevice
+    } else if kind.is_block_device() {
+        FileKind::BlockDevice
+    } else if kind.is_socket() {
+        FileKind::Socket
+    } else {
+        FileKind::Special
+    }
+}
+
+#[cfg(not(unix))]
+fn file_kind(meta: &Metadata) -> FileKind {
+    if meta.is_dir() {
+        FileKind::Directory
+    } else {
+        FileKind::Special
+    }
 }
 
 /// Stands for a world that could not be read, in place of its content's fingerprint: the same
@@ -124,12 +217,15 @@ pub(super) fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
         let text = read_limited(&f).map_err(|e| LoadError::one(Some(&f), problem_message(&e)))?;
         out.push((Some(f), text));
     }
-    // Referenced files: re-read them so that editing a policy file triggers a reload.
+    // Referenced files: re-read them so that editing a policy file triggers a reload. One that
+    // cannot be read is reported by the build; here it only counts by its reason.
     let mut extra = Vec::new();
     for (_, text) in &out {
         for referenced in referenced_files(text) {
             let p = base.join(&referenced);
-            extra.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+            let bytes = read_bounded(&p, MAX_WORLD_FILE_BYTES)
+                .unwrap_or_else(|e| format!("\0unreadable\0{}", problem_message(&e)).into_bytes());
+            extra.push((p, bytes));
         }
     }
     Ok(Sources {
@@ -241,7 +337,9 @@ impl Loader for FileLoader<'_> {
                     return Err(LoaderError::SecretFileNeedsFiles(name.clone()));
                 }
                 let path = self.path(name);
-                match std::fs::read_to_string(&path) {
+                let text = read_bounded(&path, MAX_SECRET_FILE_BYTES)
+                    .and_then(|bytes| String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8));
+                match text {
                     Ok(text) => Ok(text.trim_end_matches(['\n', '\r']).to_owned()),
                     Err(source) => Err(LoaderError::SecretFile { path, source }),
                 }
@@ -334,6 +432,22 @@ mod tests {
             problem_message(&error),
             format!("policy file `{}`: cannot read: {missing}", at("none.json"))
         );
+        std::fs::create_dir(dir.path().join("policies")).unwrap();
+        let error = loader.document_file("policies").unwrap_err();
+        assert!(matches!(
+            error,
+            LoaderError::PolicyFile {
+                source: ReadError::NotRegular(FileKind::Directory),
+                ..
+            }
+        ));
+        assert_eq!(
+            problem_message(&error),
+            format!(
+                "policy file `{}`: file is a directory, not a regular file",
+                at("policies")
+            )
+        );
         let source =
             |value: Option<&str>, env: Option<&str>, file: Option<&str>| SecretSourceSpec {
                 value: value.map(str::to_owned),
@@ -342,7 +456,7 @@ mod tests {
             };
         assert_eq!(
             message(loader.secret(&source(None, None, Some("none")))),
-            format!("secret file `{}`: {missing}", at("none"))
+            format!("secret file `{}`: cannot read: {missing}", at("none"))
         );
         assert_eq!(
             message(loader.secret(&source(None, Some("LATTICE_AUTHZ_TEST_NEVER_SET"), None))),
@@ -370,6 +484,31 @@ mod tests {
             ReadError::TooLarge { len: 5, limit: 4 }.to_string(),
             "file is 5 bytes, over the 4-byte limit"
         );
+        assert_eq!(
+            ReadError::TooLong { limit: 4 }.to_string(),
+            "file is longer than the 4-byte limit"
+        );
+    }
+
+    /// A source that never ends (what `/dev/zero` is, or a file that grows while it is read)
+    /// stops one byte past the limit, whatever size it reported.
+    #[test]
+    fn reads_stop_one_byte_past_the_limit() {
+        let error = read_at_most(std::io::repeat(b'z'), 0, 16).unwrap_err();
+        assert!(
+            matches!(error, ReadError::TooLong { limit: 16 }),
+            "{error:?}"
+        );
+        let error = read_at_most(std::io::repeat(b'z'), 16, 16).unwrap_err();
+        assert!(
+            matches!(error, ReadError::TooLong { limit: 16 }),
+            "{error:?}"
+        );
+        assert_eq!(
+            read_at_most(&b"sixteen bytes..."[..], 0, 16).unwrap().len(),
+            16
+        );
+        assert_eq!(read_at_most(&b""[..], 0, 16).unwrap(), b"");
     }
 
     #[test]

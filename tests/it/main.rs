@@ -13,6 +13,7 @@ mod bounds;
 mod cli;
 mod decisions;
 mod docs;
+mod files;
 mod grpc_check;
 mod hostile;
 mod policy_api;

@@ -24,8 +24,8 @@ pub enum LoaderError {
     SecretFile {
         /// The file, resolved against the world's directory.
         path: std::path::PathBuf,
-        /// Why it cannot be read.
-        source: std::io::Error,
+        /// Why it cannot be read (never what it holds).
+        source: ReadError,
     },
     /// A policy file, in a world not loaded from files.
     #[error("policy file `{0}` needs a world loaded from files")]
@@ -54,9 +54,49 @@ pub enum ReadError {
         /// The largest size read.
         limit: u64,
     },
+    /// More than the limit arrived while reading a file whose reported size was within it (it
+    /// grew, or the file system does not report sizes).
+    #[error("file is longer than the {limit}-byte limit")]
+    TooLong {
+        /// The largest size read.
+        limit: u64,
+    },
+    /// The path holds something that is not a regular file; it was not read.
+    #[error("file is a {0}, not a regular file")]
+    NotRegular(FileKind),
     /// The file is not UTF-8 text.
     #[error("file is not UTF-8")]
     NotUtf8,
+}
+
+/// What a path holds when it is not a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A directory.
+    Directory,
+    /// A named pipe (FIFO): opening or reading it waits for a writer.
+    NamedPipe,
+    /// A character device (`/dev/zero`, a terminal): it may never end.
+    CharacterDevice,
+    /// A block device.
+    BlockDevice,
+    /// A Unix domain socket.
+    Socket,
+    /// Anything else the file system may hold.
+    Special,
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Directory => "directory",
+            Self::NamedPipe => "named pipe",
+            Self::CharacterDevice => "character device",
+            Self::BlockDevice => "block device",
+            Self::Socket => "socket",
+            Self::Special => "special file",
+        })
+    }
 }
 
 /// The message of a world problem caused by `error`: its text and each cause's, joined by `: `
