@@ -197,6 +197,14 @@ pub enum GrpcMethod {
 impl GrpcMethod {
     const ALL: [GrpcMethod; 2] = [Self::Check, Self::Explain];
 
+    /// The method a request's path (`/service/method`) calls, if it is one of these.
+    pub fn from_path(path: &str) -> Option<Self> {
+        let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+        Self::ALL
+            .into_iter()
+            .find(|m| m.parts() == (service, method))
+    }
+
     fn parts(self) -> (&'static str, &'static str) {
         match self {
             Self::Check => ("envoy.service.auth.v3.Authorization", "Check"),
@@ -608,6 +616,28 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# HELP lattice_authz_checks_total Authorization checks answered, by decision and reason."), "{text}");
+    }
+
+    #[test]
+    fn methods_are_known_by_their_path_only() {
+        assert_eq!(
+            GrpcMethod::from_path("/envoy.service.auth.v3.Authorization/Check"),
+            Some(GrpcMethod::Check)
+        );
+        assert_eq!(
+            GrpcMethod::from_path("/lattice_authz.v1.Diagnostics/Explain"),
+            Some(GrpcMethod::Explain)
+        );
+        for other in [
+            "/envoy.service.auth.v3.Authorization/Report",
+            "/grpc.health.v1.Health/Check",
+            "envoy.service.auth.v3.Authorization/Check",
+            "/envoy.service.auth.v3.Authorization/Check/",
+            "/",
+            "",
+        ] {
+            assert_eq!(GrpcMethod::from_path(other), None, "{other}");
+        }
     }
 
     #[test]
