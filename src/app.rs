@@ -131,9 +131,14 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         .build_v1()
         .ok();
 
+    // No `timeout` here: tonic answers its own as CANCELLED and counts it nowhere; the guard in
+    // `layers` answers DEADLINE_EXCEEDED and counts it.
     let router = tonic::transport::Server::builder()
-        .timeout(settings.check_timeout)
-        .layer(workers::layers(settings.max_concurrent_checks))
+        .layer(workers::layers(
+            settings.max_concurrent_checks,
+            settings.check_timeout,
+            metrics.clone(),
+        ))
         .add_service(health_service)
         .add_service(AuthorizationServer::new(authz))
         .add_service(crate::pb::diagnostics_server::DiagnosticsServer::new(

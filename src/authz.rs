@@ -14,6 +14,7 @@
 mod clock;
 mod explain;
 mod grpc;
+mod guard;
 pub(crate) mod proto;
 mod raw;
 
@@ -34,16 +35,27 @@ use crate::store::{Snapshot, Store};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use explain::{DiagnosticsService, explain, explain_refused};
 pub use grpc::AuthorizationServer;
+pub(crate) use guard::GuardLayer;
 pub use proto::{
     Answer, DecodeError, Fault, InvalidCheckRequest, MAX_HEADER_BYTES, MAX_HEADERS,
     MAX_TARGET_BYTES, RequestView, check_bounds,
 };
 pub use raw::{InvalidRawRequest, MAX_RAW_REQUEST_BYTES, RawRequest};
 
-/// Reasons of `decision="error"` and of malformed requests, besides `lattice::Reason`'s.
-pub const ERROR_REASONS: &[&str] = &["not_ready", "deadline_exceeded"];
+/// Reasons of `decision="error"`: every Check answered with a gRPC error instead of a decision
+/// (no world loaded, out of time, shed for lack of capacity, given up before an answer, bytes
+/// that never became a `CheckRequest`).
+pub const ERROR_REASONS: &[&str] = &[
+    "not_ready",
+    "deadline_exceeded",
+    "overloaded",
+    "cancelled",
+    "undecodable",
+];
 /// Deny reason of a `CheckRequest` that cannot be read.
 pub const BAD_REQUEST: &str = "bad_request";
+/// The message of a Check answered `DEADLINE_EXCEEDED`, by the service or by the guard.
+const DEADLINE_EXCEEDED: &str = "lattice-authz check deadline exceeded";
 /// The message of every decision line.
 const DECIDED: &str = "Authorization decided.";
 
@@ -166,6 +178,9 @@ impl AuthzService {
         };
         let mut fields = proto::Fields::default();
         if let Err(e) = proto::check_request(request, &mut fields) {
+            let elapsed = started.elapsed();
+            self.metrics
+                .check(DecisionLabel::Error, "undecodable", elapsed);
             tracing::warn!(
                 message = "Check refused: the CheckRequest cannot be decoded.",
                 error = %e
@@ -173,7 +188,7 @@ impl AuthzService {
             let status = tonic::Status::internal(format!(
                 "lattice-authz cannot decode the CheckRequest: {e}"
             ));
-            return (Err(status), started.elapsed());
+            return (Err(status), elapsed);
         }
         let view = match RequestView::try_from(&fields) {
             Ok(view) => view,
@@ -204,7 +219,7 @@ impl AuthzService {
                 reason = "deadline_exceeded",
                 deadline_us = u64::try_from(self.deadline.as_micros()).unwrap_or(u64::MAX)
             );
-            let status = tonic::Status::deadline_exceeded("lattice-authz check deadline exceeded");
+            let status = tonic::Status::deadline_exceeded(DEADLINE_EXCEEDED);
             return (Err(status), so_far);
         }
         let mut id_text = uuid::Uuid::encode_buffer();

@@ -13,6 +13,7 @@
 //! per worker thread to its authorizer, so connections spread over the workers round robin.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -21,7 +22,9 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tower::layer::util::{Identity, Stack};
 use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
+
+use crate::authz::GuardLayer;
+use crate::metrics::Metrics;
 
 use super::conn::CheckConnection;
 use super::error::AppError;
@@ -30,13 +33,14 @@ use super::error::AppError;
 /// cloned per worker.
 pub(super) type Router = tonic::transport::server::Router<Stack<Layers, Identity>>;
 
-type Layers = Stack<GlobalConcurrencyLimitLayer, Stack<LoadShedLayer, Identity>>;
+type Layers = Stack<GlobalConcurrencyLimitLayer, Stack<GuardLayer, Identity>>;
 
-/// Load shedding in front of a concurrency limit shared by every worker: more than
-/// `max_concurrent` Checks in flight across the workers are refused at once.
-pub(super) fn layers(max_concurrent: usize) -> Layers {
+/// The guard (`authz`'s: it sheds, answers past `deadline`, and counts what it answers in
+/// `metrics`) in front of a concurrency limit shared by every worker: more than `max_concurrent`
+/// calls in flight across the workers are refused at once.
+pub(super) fn layers(max_concurrent: usize, deadline: Duration, metrics: Arc<Metrics>) -> Layers {
     tower::ServiceBuilder::new()
-        .load_shed()
+        .layer(GuardLayer::new(metrics, deadline))
         .layer(GlobalConcurrencyLimitLayer::new(max_concurrent))
         .into_inner()
 }

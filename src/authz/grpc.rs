@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
 
+use super::guard::Unanswered;
 use super::proto::CheckCodec;
 use super::{Answer, AuthzService};
 
@@ -56,23 +57,43 @@ where
         if request.uri().path() != CHECK {
             return Box::pin(async { Ok(tonic::Status::unimplemented("").into_http()) });
         }
-        let method = CheckMethod(self.inner.clone());
+        let service = self.inner.clone();
         Box::pin(async move {
-            Ok(tonic::server::Grpc::new(CheckCodec)
+            let mut answered = false;
+            let method = CheckMethod {
+                service: &service,
+                answered: &mut answered,
+            };
+            let mut response = tonic::server::Grpc::new(CheckCodec)
                 .unary(method, request)
-                .await)
+                .await;
+            if !answered {
+                // tonic refused the call before `answer` saw it, so nothing counted it: the
+                // guard in front of every route does.
+                response.extensions_mut().insert(Unanswered);
+            }
+            Ok(response)
         })
     }
 }
 
 /// One Check, answered synchronously: the decision needs no I/O.
-struct CheckMethod(Arc<AuthzService>);
+struct CheckMethod<'a> {
+    service: &'a AuthzService,
+    /// Set when the request reached [`AuthzService::answer`], which counts its answer.
+    answered: &'a mut bool,
+}
 
-impl tonic::server::UnaryService<Bytes> for CheckMethod {
+impl tonic::server::UnaryService<Bytes> for CheckMethod<'_> {
     type Response = Answer;
     type Future = std::future::Ready<Result<tonic::Response<Answer>, tonic::Status>>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        std::future::ready(self.0.answer(request.get_ref()).map(tonic::Response::new))
+        *self.answered = true;
+        std::future::ready(
+            self.service
+                .answer(request.get_ref())
+                .map(tonic::Response::new),
+        )
     }
 }

@@ -20,6 +20,7 @@ mod policy_api;
 mod policy_props;
 mod policy_validation;
 mod policy_vectors;
+mod refusals;
 mod reload;
 mod scale;
 mod scenarios;
