@@ -4,6 +4,7 @@ through a real Envoy, and the Prometheus configs pass promtool."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -234,3 +235,16 @@ def test_stats_listener_exposes_metrics_and_readiness_only(stack):
     assert status == 200 and b"envoy_http_ext_authz_ok" in body
     for path in ("/quitquitquit", "/healthcheck/fail", "/config_dump", "/stats", "/"):
         assert http_get(f"{base}{path}")[0] == 404, path
+
+
+def test_grafana_dashboard_panels_are_well_formed():
+    """Every panel of the dashboard has a numeric grid position and size, and every stat panel
+    a description and thresholds where Grafana reads them (a generator once put them in gridPos)."""
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "lattice-authz.json").read_text())
+    for panel in dashboard["panels"]:
+        grid = panel["gridPos"]
+        assert all(isinstance(grid[k], int) for k in ("x", "y", "w", "h")), panel["title"]
+        if panel["type"] == "stat":
+            assert isinstance(panel["description"], str), panel["title"]
+            steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+            assert steps and steps[0]["value"] is None, panel["title"]
