@@ -4,6 +4,7 @@
 //!
 //! It must not touch: request semantics (that is `authz` and below).
 
+mod accept;
 mod conn;
 mod error;
 mod workers;
@@ -324,9 +325,17 @@ fn response(status: u16, content_type: &'static str, body: String) -> hyper::Res
 }
 
 async fn serve_http(listener: TcpListener, store: Arc<Store>, metrics: Arc<Metrics>) {
+    let mut backoff = accept::AcceptBackoff::new("http");
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff.accepted();
+                stream
+            }
+            Err(e) => {
+                tokio::time::sleep(backoff.failed(&e)).await;
+                continue;
+            }
         };
         let (store, metrics) = (store.clone(), metrics.clone());
         tokio::spawn(async move {
