@@ -162,6 +162,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         metrics_listener,
         store.clone(),
         metrics.clone(),
+        http::Limits::from_settings(&settings),
     ));
     let reload = tokio::spawn(reload_loop(
         store.clone(),
