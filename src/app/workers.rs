@@ -152,7 +152,7 @@ async fn accept(
             }
             Err(e) => {
                 // Out of file descriptors, a connection reset before accept: the listener
-                // itself is fine (see `accept`). The pause still gives way to a stop.
+                // itself is fine (see the `accept` module). The pause gives way to a stop.
                 let pause = backoff.failed(&e);
                 tokio::select! {
                     () = &mut stopping => break,
