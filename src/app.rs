@@ -1,21 +1,20 @@
 //! Wiring: the gRPC server (ext_authz, health, reflection, diagnostics) with its tower layers,
 //! served by worker threads (`workers`), the HTTP endpoint for `/metrics`, `/healthz` and
-//! `/readyz`, the world reload loop, and graceful shutdown.
+//! `/readyz` (`http`), the world reload loop, and graceful shutdown.
 //!
 //! It must not touch: request semantics (that is `authz` and below).
 
+mod accept;
 mod conn;
 mod error;
+mod http;
 mod workers;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use http_body_util::Full;
-use hyper::body::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -164,7 +163,12 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         draining,
     )?;
 
-    let http = tokio::spawn(serve_http(metrics_listener, store.clone(), metrics.clone()));
+    let http = tokio::spawn(http::serve(
+        metrics_listener,
+        store.clone(),
+        metrics.clone(),
+        http::Limits::from_settings(&settings),
+    ));
     let reload = tokio::spawn(reload_loop(
         store.clone(),
         metrics.clone(),
@@ -314,54 +318,5 @@ async fn reload_loop(
         #[cfg(not(unix))]
         ticker.tick().await;
         poll_once(&store, &metrics, &health, clock.as_ref()).await;
-    }
-}
-
-fn response(status: u16, content_type: &'static str, body: String) -> hyper::Response<Full<Bytes>> {
-    let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() =
-        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static(content_type),
-    );
-    r
-}
-
-async fn serve_http(listener: TcpListener, store: Arc<Store>, metrics: Arc<Metrics>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let (store, metrics) = (store.clone(), metrics.clone());
-        tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let r = match (req.method(), req.uri().path()) {
-                        (&hyper::Method::GET, "/metrics") => {
-                            response(200, "text/plain; version=0.0.4", metrics.render())
-                        }
-                        (&hyper::Method::GET, "/healthz") => {
-                            response(200, "text/plain", "ok\n".into())
-                        }
-                        (&hyper::Method::GET, "/readyz") => match store.current() {
-                            Some(s) => response(
-                                200,
-                                "text/plain",
-                                format!("ready: generation {}\n", s.generation),
-                            ),
-                            None => {
-                                response(503, "text/plain", "not ready: no world loaded\n".into())
-                            }
-                        },
-                        _ => response(404, "text/plain", "not found\n".into()),
-                    };
-                    async move { Ok::<_, Infallible>(r) }
-                });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await;
-        });
     }
 }

@@ -60,6 +60,13 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// HTTP listen address for `/metrics`, `/healthz`, `/readyz`.
     pub metrics_listen: SocketAddr,
+    /// Time a client of `metrics_listen` has to send a request's head, from when it connects
+    /// or was last answered; past it the connection is closed.
+    pub metrics_header_timeout: Duration,
+    /// Time a connection to `metrics_listen` may stay open, whatever it does.
+    pub metrics_connection_timeout: Duration,
+    /// Connections to `metrics_listen` open at once; more are closed as soon as accepted.
+    pub metrics_max_connections: usize,
     /// The world: a YAML/JSON file or a directory. `None`: the built-in example world.
     pub world: Option<PathBuf>,
     /// `tracing` filter directive (`info`, `debug`, `lattice_authz=debug`).
@@ -108,6 +115,9 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9191)),
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            metrics_header_timeout: DEFAULT_METRICS_HEADER_TIMEOUT,
+            metrics_connection_timeout: DEFAULT_METRICS_CONNECTION_TIMEOUT,
+            metrics_max_connections: DEFAULT_METRICS_MAX_CONNECTIONS,
             world: None,
             log_level: "info".to_owned(),
             log_format: LogFormat::Json,
@@ -138,6 +148,9 @@ impl Default for Settings {
 pub struct RawSettings {
     listen: Option<String>,
     metrics_listen: Option<String>,
+    metrics_header_timeout_ms: Option<u64>,
+    metrics_connection_timeout_ms: Option<u64>,
+    metrics_max_connections: Option<usize>,
     world: Option<String>,
     log_level: Option<String>,
     log_format: Option<String>,
@@ -254,10 +267,34 @@ pub enum SettingProblem {
 /// The environment variable prefix.
 pub const ENV_PREFIX: &str = "LATTICE_AUTHZ_";
 
+/// Default of [`Settings::metrics_header_timeout`]: a scraper or probe sends its request head in
+/// one packet as soon as it connects, so seconds are plenty even on a loaded node, and a client
+/// that connects and sends nothing (or half a request) is let go quickly.
+pub const DEFAULT_METRICS_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default of [`Settings::metrics_connection_timeout`]: far longer than any answer of the
+/// endpoint takes to send, even to a slow reader, yet short enough that clients which read or
+/// send slowly on purpose cannot keep the connection slots for long.
+pub const DEFAULT_METRICS_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default of [`Settings::metrics_max_connections`]: many times what scrapers and probes open
+/// at once (a few each), and small enough that every slot held, with its buffers, still fits in
+/// a few MiB.
+pub const DEFAULT_METRICS_MAX_CONNECTIONS: usize = 256;
+
 /// Every setting's environment variable, with what it sets.
 pub const ENV_KEYS: &[(&str, &str)] = &[
     ("LISTEN", "gRPC listen address"),
     ("METRICS_LISTEN", "HTTP metrics/health listen address"),
+    (
+        "METRICS_HEADER_TIMEOUT_MS",
+        "time an HTTP client has to send a request head",
+    ),
+    (
+        "METRICS_CONNECTION_TIMEOUT_MS",
+        "time an HTTP connection may stay open",
+    ),
+    ("METRICS_MAX_CONNECTIONS", "HTTP connections open at once"),
     ("CONFIG", "world file or directory"),
     ("LOG_LEVEL", "log filter"),
     ("LOG_FORMAT", "json or text"),
@@ -343,6 +380,14 @@ impl RawSettings {
         num_var("POLICY_CACHE_CAPACITY", &mut self.policy_cache_capacity);
         num_var("CHECK_TIMEOUT_MS", &mut self.check_timeout_ms);
         num_var("SHUTDOWN_GRACE_MS", &mut self.shutdown_grace_ms);
+        num_var(
+            "METRICS_HEADER_TIMEOUT_MS",
+            &mut self.metrics_header_timeout_ms,
+        );
+        num_var(
+            "METRICS_CONNECTION_TIMEOUT_MS",
+            &mut self.metrics_connection_timeout_ms,
+        );
         let mut usize_var = |k: &'static str, slot: &mut Option<usize>| {
             if let Some(v) = var(k) {
                 match v.parse() {
@@ -354,6 +399,7 @@ impl RawSettings {
         usize_var("MAX_POLICY_BYTES", &mut self.max_policy_bytes);
         usize_var("MAX_CONCURRENT_CHECKS", &mut self.max_concurrent_checks);
         usize_var("WORKERS", &mut self.workers);
+        usize_var("METRICS_MAX_CONNECTIONS", &mut self.metrics_max_connections);
         for (k, slot) in [
             ("LISTEN", &mut self.listen),
             ("METRICS_LISTEN", &mut self.metrics_listen),
@@ -494,12 +540,37 @@ impl Settings {
             1_000_000,
         );
         let workers = bounded("workers", raw.workers.map(|v| v as u64), 0, 0, 1024);
+        let metrics_header_timeout = Duration::from_millis(bounded(
+            "metrics_header_timeout_ms",
+            raw.metrics_header_timeout_ms,
+            millis(d.metrics_header_timeout),
+            1,
+            600_000,
+        ));
+        let metrics_connection_timeout = Duration::from_millis(bounded(
+            "metrics_connection_timeout_ms",
+            raw.metrics_connection_timeout_ms,
+            millis(d.metrics_connection_timeout),
+            1,
+            3_600_000,
+        ));
+        let metrics_max_connections = bounded(
+            "metrics_max_connections",
+            raw.metrics_max_connections.map(|v| v as u64),
+            d.metrics_max_connections as u64,
+            1,
+            65_536,
+        );
         if !problems.is_empty() {
             return Err(InvalidSettings(problems));
         }
         Ok(Settings {
             listen,
             metrics_listen,
+            metrics_header_timeout,
+            metrics_connection_timeout,
+            metrics_max_connections: usize::try_from(metrics_max_connections)
+                .unwrap_or(d.metrics_max_connections),
             world: raw.world.map(PathBuf::from),
             log_level,
             log_format,
@@ -531,6 +602,11 @@ impl Settings {
             workers: usize::try_from(workers).unwrap_or(d.workers),
         })
     }
+}
+
+/// A default duration in whole milliseconds, as its setting is written.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -680,6 +756,38 @@ mod tests {
         assert_eq!(
             messages(&err),
             vec!["LATTICE_AUTHZ_WORKERS: `two` is not a whole number"]
+        );
+    }
+
+    #[test]
+    fn the_metrics_port_bounds_default_and_are_bounded() {
+        let s = Settings::resolve(None, &env(&[]), &Flags::default()).unwrap();
+        assert_eq!(s.metrics_header_timeout, Duration::from_secs(5));
+        assert_eq!(s.metrics_connection_timeout, Duration::from_secs(30));
+        assert_eq!(s.metrics_max_connections, 256);
+        let file = RawSettings::from_text(
+            "metrics_header_timeout_ms: 250\nmetrics_connection_timeout_ms: 1000\n\
+             metrics_max_connections: 4\n",
+        )
+        .unwrap();
+        let e = env(&[("LATTICE_AUTHZ_METRICS_MAX_CONNECTIONS", "16")]);
+        let s = Settings::resolve(Some(file), &e, &Flags::default()).unwrap();
+        assert_eq!(s.metrics_header_timeout, Duration::from_millis(250));
+        assert_eq!(s.metrics_connection_timeout, Duration::from_secs(1));
+        assert_eq!(s.metrics_max_connections, 16, "the environment wins");
+        let e = env(&[
+            ("LATTICE_AUTHZ_METRICS_HEADER_TIMEOUT_MS", "0"),
+            ("LATTICE_AUTHZ_METRICS_CONNECTION_TIMEOUT_MS", "soon"),
+            ("LATTICE_AUTHZ_METRICS_MAX_CONNECTIONS", "0"),
+        ]);
+        let err = Settings::resolve(None, &e, &Flags::default()).unwrap_err();
+        assert_eq!(
+            messages(&err),
+            vec![
+                "LATTICE_AUTHZ_METRICS_CONNECTION_TIMEOUT_MS: `soon` is not a whole number",
+                "metrics_header_timeout_ms: 0 is outside 1..=600000",
+                "metrics_max_connections: 0 is outside 1..=65536",
+            ]
         );
     }
 

@@ -26,6 +26,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use crate::authz::GuardLayer;
 use crate::metrics::Metrics;
 
+use super::accept::AcceptBackoff;
 use super::conn::CheckConnection;
 use super::error::AppError;
 
@@ -142,19 +143,25 @@ async fn accept(
     let stopping = stopped(stop);
     tokio::pin!(stopping);
     let mut next = 0usize;
+    let mut backoff = AcceptBackoff::new("grpc");
     'accepting: loop {
         let accepted = tokio::select! {
             () = &mut stopping => break,
             accepted = listener.accept() => accepted,
         };
         let mut stream = match accepted.and_then(|(stream, _)| stream.into_std()) {
-            Ok(stream) => stream,
+            Ok(stream) => {
+                backoff.accepted();
+                stream
+            }
             Err(e) => {
                 // Out of file descriptors, a connection reset before accept: the listener
-                // itself is fine. A short pause keeps a persistent error from spinning.
-                tracing::warn!(message = "Accepting a gRPC connection failed.", error = %e);
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
+                // itself is fine (see the `accept` module). The pause gives way to a stop.
+                let pause = backoff.failed(&e);
+                tokio::select! {
+                    () = &mut stopping => break,
+                    () = tokio::time::sleep(pause) => continue,
+                }
             }
         };
         // A worker that is gone (its event loop failed) is skipped from then on.

@@ -16,6 +16,7 @@ mod docs;
 mod files;
 mod grpc_check;
 mod hostile;
+mod http_port;
 mod policy_api;
 mod policy_props;
 mod policy_validation;
