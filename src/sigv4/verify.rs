@@ -42,8 +42,6 @@ struct Prepared<'r, 'b> {
     path: &'r [u8],
     /// The raw query, read again when a `+` in it may have been signed as a plus sign.
     query: &'r [u8],
-    /// The parameter the canonical query leaves out (`X-Amz-Signature` of a presigned request).
-    skip: Option<&'static [u8]>,
     /// `\n` query `\n` headers `\n` signed-headers `\n` payload.
     suffix: &'b [u8],
     /// Where the canonical query ends in `suffix` (it starts after the first byte).
@@ -56,6 +54,11 @@ struct Prepared<'r, 'b> {
 struct Form<'q> {
     path: PathEncoding,
     plus_query: Option<&'q [u8]>,
+}
+
+/// The query parameter a canonical query leaves out: a presigned request's own signature.
+fn signature_param(location: SignatureLocation) -> Option<&'static [u8]> {
+    (location == SignatureLocation::Query).then_some(&b"X-Amz-Signature"[..])
 }
 
 /// Whether `path` holds `%25`, an encoded `%`.
@@ -251,7 +254,7 @@ impl Verifier {
             return Err(SigV4Error::HostNotSigned);
         }
         suffix.push(b'\n');
-        let skip = (params.location == SignatureLocation::Query).then_some(&b"X-Amz-Signature"[..]);
+        let skip = signature_param(params.location);
         canonical::canonical_query(suffix, query.as_bytes(), skip, QueryPlus::Space)?;
         let query_end = suffix.len();
         suffix.push(b'\n');
@@ -441,7 +444,6 @@ impl Verifier {
             method: request.method.as_bytes(),
             path: path.as_bytes(),
             query: query.as_bytes(),
-            skip,
             suffix,
             query_end,
         }))
@@ -676,7 +678,8 @@ impl Prepared<'_, '_> {
         let mut plus_query = Buf::new();
         let has_plus = self.query.contains(&b'+');
         if has_plus {
-            canonical::canonical_query(&mut plus_query, self.query, self.skip, QueryPlus::Plus)?;
+            let skip = signature_param(self.location);
+            canonical::canonical_query(&mut plus_query, self.query, skip, QueryPlus::Plus)?;
         }
         for path in paths {
             for plus in [QueryPlus::Space, QueryPlus::Plus] {
