@@ -293,8 +293,7 @@ fn check(args: &CheckArgs) -> ExitCode {
         return ExitCode::from(EX_DATAERR);
     }
     // The bounds the service holds every request to: an offline decision is the decision.
-    let header_bytes = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
-    let explained = match authz::check_bounds(headers.len(), header_bytes, &raw.target) {
+    let explained = match authz::check_bounds(&headers, &raw.target) {
         Err(invalid) => authz::explain_refused(&invalid),
         Ok(()) => {
             let request = lattice::Request {

@@ -83,8 +83,7 @@ impl DiagnosticsService {
             })
             .collect();
         // The bounds the Check path holds a request to: an explanation is the decision.
-        let header_bytes = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
-        if let Err(invalid) = check_bounds(headers.len(), header_bytes, path) {
+        if let Err(invalid) = check_bounds(&headers, path) {
             return Ok(explain_refused(&invalid));
         }
         let req = crate::lattice::Request {

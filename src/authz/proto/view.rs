@@ -47,15 +47,15 @@ impl InvalidCheckRequest {
 }
 
 /// The bounds every request is held to, however it arrives: a `CheckRequest` (checked as its view
-/// is made), the raw request `check` reads, an `Explain` call. `header_lines` counts the lines as
-/// sent; `header_bytes` adds up their names and values.
-pub fn check_bounds(
-    header_lines: usize,
-    header_bytes: usize,
-    target: &str,
-) -> Result<(), InvalidCheckRequest> {
-    header_bounds(header_lines, header_bytes)?;
+/// is made), the raw request `check` reads, an `Explain` call; `headers` are its header lines.
+pub fn check_bounds(headers: &[Header<'_>], target: &str) -> Result<(), InvalidCheckRequest> {
+    header_bounds(headers.len(), header_bytes(headers))?;
     target_bound(target)
+}
+
+/// The bytes of header names and values that [`MAX_HEADER_BYTES`] bounds.
+fn header_bytes(lines: &[Header<'_>]) -> usize {
+    lines.iter().map(|h| h.name.len() + h.value.len()).sum()
 }
 
 #[inline]
@@ -119,18 +119,13 @@ impl<'f, 'a: 'f> TryFrom<&'f Fields<'a>> for RequestView<'f> {
             return Err(InvalidCheckRequest::MissingHttp);
         }
         let raw = fields.raw.sent > 0;
-        let (lines, count, header_bytes) = if raw {
+        let (lines, count, bytes) = if raw {
             (&fields.raw.lines[..], fields.raw.sent, fields.raw.bytes)
         } else {
-            let bytes = fields
-                .joined
-                .lines
-                .iter()
-                .map(|h| h.name.len() + h.value.len())
-                .sum();
-            (&fields.joined.lines[..], fields.joined.sent, bytes)
+            let lines = &fields.joined.lines[..];
+            (lines, fields.joined.sent, header_bytes(lines))
         };
-        header_bounds(count, header_bytes)?;
+        header_bounds(count, bytes)?;
         // The first line of a name (the only one, in the joined map), as text.
         let find = |name: &str| -> Option<&'f str> {
             lines
