@@ -32,7 +32,7 @@ type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 pub use build::{
     CompiledPolicy, FileKind, InlineLoader, Loader, LoaderError, ReadError, compile_policy,
-    problem_message,
+    error_chain,
 };
 pub use context::KNOWN_KEYS;
 pub use decide::{Phases, Untimed};

@@ -190,24 +190,12 @@ fn serve(args: &ServeArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let chain = error_chain(&e);
+            let chain = lattice::error_chain(&e);
             tracing::error!(message = "Server failed.", error = %chain);
             eprintln!("lattice-authz: {chain}");
             ExitCode::from(EX_UNAVAILABLE)
         }
     }
-}
-
-/// `error: cause: cause` (STYLE rule 5: `Display` is one layer; the chain is printed here).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 async fn shutdown_signal() {

@@ -19,7 +19,7 @@ use super::Map;
 use super::spec::{DocumentSpec, SecretSourceSpec, SecretSpec, WorldSpec};
 use super::world::{Account, NamedPolicy, Problem, World, WorldOptions};
 
-pub use error::{FileKind, LoaderError, ReadError, problem_message};
+pub use error::{FileKind, LoaderError, ReadError, error_chain};
 
 /// What `World::build` needs from the outside: secrets, policy files, and compiled policies
 /// (so `store` can cache them by content).
@@ -181,7 +181,7 @@ impl Builder<'_> {
                 .filter(|x| **x)
                 .count();
                 if count == 1 {
-                    self.loader.secret(source).map_err(|e| problem_message(&e))
+                    self.loader.secret(source).map_err(|e| error_chain(&e))
                 } else {
                     Err("give exactly one of `value`, `env` or `file`".to_owned())
                 }
@@ -228,7 +228,7 @@ impl Builder<'_> {
             (None, Some(file)) => match self.loader.document_file(file) {
                 Ok(text) => Some(text),
                 Err(e) => {
-                    self.error(format!("{pointer}/documentFile"), problem_message(&e), None);
+                    self.error(format!("{pointer}/documentFile"), error_chain(&e), None);
                     None
                 }
             },

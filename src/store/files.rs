@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::lattice::spec::SecretSourceSpec;
 use crate::lattice::{
-    self, CompiledPolicy, FileKind, Loader, LoaderError, ReadError, World, problem_message,
+    self, CompiledPolicy, FileKind, Loader, LoaderError, ReadError, World, error_chain,
 };
 use crate::policy::{Diagnostic, ParseOptions};
 
@@ -214,7 +214,7 @@ pub(super) fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
     let (files, base) = world_files(path)?;
     let mut out = Vec::new();
     for f in files {
-        let text = read_limited(&f).map_err(|e| LoadError::one(Some(&f), problem_message(&e)))?;
+        let text = read_limited(&f).map_err(|e| LoadError::one(Some(&f), error_chain(&e)))?;
         out.push((Some(f), text));
     }
     // Referenced files: re-read them so that editing a policy file triggers a reload. One that
@@ -224,7 +224,7 @@ pub(super) fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
         for referenced in referenced_files(text) {
             let p = base.join(&referenced);
             let bytes = read_bounded(&p, MAX_WORLD_FILE_BYTES)
-                .unwrap_or_else(|e| format!("\0unreadable\0{}", problem_message(&e)).into_bytes());
+                .unwrap_or_else(|e| format!("\0unreadable\0{}", error_chain(&e)).into_bytes());
             extra.push((p, bytes));
         }
     }
@@ -406,7 +406,7 @@ mod tests {
         let at = |name: &str| dir.path().join(name).display().to_string();
         // What the file system says of a file that does not exist, as the loader quotes it.
         let missing = std::fs::metadata(dir.path().join("none")).unwrap_err();
-        let message = |result: Result<String, LoaderError>| problem_message(&result.unwrap_err());
+        let message = |result: Result<String, LoaderError>| error_chain(&result.unwrap_err());
 
         let error = loader.document_file("latin1.json").unwrap_err();
         assert!(matches!(
@@ -417,7 +417,7 @@ mod tests {
             }
         ));
         assert_eq!(
-            problem_message(&error),
+            error_chain(&error),
             format!("policy file `{}`: file is not UTF-8", at("latin1.json"))
         );
         let error = loader.document_file("none.json").unwrap_err();
@@ -429,7 +429,7 @@ mod tests {
             } if e.kind() == std::io::ErrorKind::NotFound
         ));
         assert_eq!(
-            problem_message(&error),
+            error_chain(&error),
             format!("policy file `{}`: cannot read: {missing}", at("none.json"))
         );
         std::fs::create_dir(dir.path().join("policies")).unwrap();
@@ -442,7 +442,7 @@ mod tests {
             }
         ));
         assert_eq!(
-            problem_message(&error),
+            error_chain(&error),
             format!(
                 "policy file `{}`: file is a directory, not a regular file",
                 at("policies")

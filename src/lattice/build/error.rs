@@ -99,9 +99,9 @@ impl std::fmt::Display for FileKind {
     }
 }
 
-/// The message of a world problem caused by `error`: its text and each cause's, joined by `: `
-/// (each error's `Display` says its own layer only).
-pub fn problem_message(error: &dyn std::error::Error) -> String {
+/// `error` and each of its causes in one line, joined by `: ` (each error's `Display` says its
+/// own layer only): a world problem's message, and what the command line prints.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
