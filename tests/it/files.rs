@@ -153,27 +153,8 @@ fn dev_zero_as_the_world_is_refused_before_reading() {
 #[test]
 fn a_named_pipe_as_a_policy_file_is_refused_without_blocking() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("policies")).unwrap();
-    let policy = dir.path().join("policies/nginx.json");
-    std::fs::write(
-        &policy,
-        r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#,
-    )
-    .unwrap();
-    let start = World::EXAMPLE_YAML
-        .find("    authPolicy:\n      document: '{\"Version\"")
-        .unwrap();
-    let end = start + World::EXAMPLE_YAML[start..].find("}]}'\n").unwrap() + "}]}'\n".len();
-    let yaml = format!(
-        "{}    authPolicy:\n      documentFile: policies/nginx.json\n{}",
-        &World::EXAMPLE_YAML[..start],
-        &World::EXAMPLE_YAML[end..]
-    );
-    std::fs::write(dir.path().join("world.yaml"), yaml).unwrap();
-    let store = Arc::new(Store::new(Settings {
-        world: Some(dir.path().join("world.yaml")),
-        ..Settings::default()
-    }));
+    let (store, policy) = super::reload::world_with_policy_file(dir.path());
+    let store = Arc::new(store);
     assert!(matches!(
         store.poll(support::test_time()),
         Reload::Loaded(..)

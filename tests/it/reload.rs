@@ -129,7 +129,7 @@ const NGINX_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Al
 
 /// A directory world: the example world with nginx's auth policy in `policies/nginx.json`
 /// ([`NGINX_POLICY`]); the store that serves it; the policy file's path.
-fn world_with_policy_file(dir: &std::path::Path) -> (Store, std::path::PathBuf) {
+pub(crate) fn world_with_policy_file(dir: &std::path::Path) -> (Store, std::path::PathBuf) {
     std::fs::create_dir(dir.join("policies")).unwrap();
     let policy = dir.join("policies/nginx.json");
     std::fs::write(&policy, NGINX_POLICY).unwrap();
