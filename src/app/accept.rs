@@ -86,28 +86,11 @@ impl AcceptBackoff {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-    use crate::logging::JsonLines;
+    use crate::logging::{Capture, JsonLines};
 
     fn emfile() -> io::Error {
         io::Error::from_raw_os_error(24)
-    }
-
-    /// The lines a test's events are written to.
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Capture {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
     }
 
     /// Runs `body` with the warnings it writes captured, and returns them, one per line.
@@ -123,7 +106,7 @@ mod tests {
             let _default = tracing::subscriber::set_default(subscriber);
             body.await;
         }
-        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let text = capture.text();
         text.lines().map(str::to_owned).collect()
     }
 

@@ -67,18 +67,7 @@ fn timestamps_are_rfc3339_with_microseconds() {
 
 #[test]
 fn events_are_one_json_object_per_line() {
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl Write for Capture {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let capture = Capture::default();
+    let capture = super::Capture::default();
     let sink = capture.clone();
     let subscriber = tracing_subscriber::fmt()
         .event_format(JsonLines)
@@ -94,7 +83,7 @@ fn events_are_one_json_object_per_line() {
             error = ?"x",
         );
     });
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     assert!(text.ends_with("}\n"), "{text}");
     assert_eq!(text.lines().count(), 1);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
