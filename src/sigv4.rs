@@ -46,7 +46,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-pub use canonical::{MAX_QUERY_PARAMS, QueryPlus};
+pub use canonical::MAX_QUERY_PARAMS;
 pub use error::{
     BadEscape, Echo, MissingParams, ScopeProblems, SigV4Error, SigV4ErrorKind, Timestamp, Window,
 };
@@ -316,8 +316,6 @@ pub struct Signed<'s, P> {
     pub cache: CacheOutcome,
     /// The canonical URI form that verified.
     pub path_encoding: PathEncoding,
-    /// How a `+` in the query was read in the form that verified.
-    pub query_plus: QueryPlus,
 }
 
 /// Which canonical URI form verified (sigv4 §1.6.2).

@@ -75,7 +75,7 @@ pub(crate) fn check_escapes(text: &[u8]) -> Result<(), BadEscape> {
 
 /// How a literal `+` in a query is read before the query is re-encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueryPlus {
+pub(crate) enum QueryPlus {
     /// As a space, the form encoding botocore and `curl --aws-sigv4` sign (`%20`).
     Space,
     /// As a plus sign, the way the AWS CRT signers sign it (`%2B`).

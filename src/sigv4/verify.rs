@@ -135,7 +135,7 @@ impl Verifier {
         }
         // Step 9: the signature.
         let signature = prepared.signature.as_deref().unwrap_or_default();
-        let (cache, path_encoding, query_plus) = match prepared.algorithm {
+        let (cache, path_encoding) = match prepared.algorithm {
             Algorithm::SigV4 => self.check_v4(&prepared, credential.secret, signature)?,
             Algorithm::SigV4A => self.check_v4a(&prepared, credential.secret, signature)?,
         };
@@ -146,7 +146,6 @@ impl Verifier {
             location: prepared.location,
             cache,
             path_encoding,
-            query_plus,
         }))
     }
 
@@ -508,7 +507,7 @@ impl Verifier {
         prepared: &Prepared<'_, '_>,
         secret: &Secret,
         signature: &[u8],
-    ) -> Result<(CacheOutcome, PathEncoding, QueryPlus), SigV4Error> {
+    ) -> Result<(CacheOutcome, PathEncoding), SigV4Error> {
         let mut expected = [0u8; 32];
         let provided = decode_lower_hex(signature, &mut expected)
             .filter(|s| s.len() == 32)
@@ -548,7 +547,7 @@ impl Verifier {
         };
         prepared
             .try_forms(&self.settings, matches)
-            .map(|(path, plus)| (cache, path, plus))
+            .map(|path| (cache, path))
     }
 
     fn check_v4a(
@@ -556,7 +555,7 @@ impl Verifier {
         prepared: &Prepared<'_, '_>,
         secret: &Secret,
         signature: &[u8],
-    ) -> Result<(CacheOutcome, PathEncoding, QueryPlus), SigV4Error> {
+    ) -> Result<(CacheOutcome, PathEncoding), SigV4Error> {
         let mut der = [0u8; 80];
         let der = decode_lower_hex(signature, &mut der)
             .filter(|s| s.len() >= 8)
@@ -582,7 +581,7 @@ impl Verifier {
         };
         prepared
             .try_forms(&self.settings, matches)
-            .map(|(path, plus)| (cache, path, plus))
+            .map(|path| (cache, path))
     }
 }
 
@@ -651,13 +650,13 @@ impl Prepared<'_, '_> {
         &self,
         settings: &Settings,
         mut matches: impl FnMut(Form<'_>) -> bool,
-    ) -> Result<(PathEncoding, QueryPlus), SigV4Error> {
+    ) -> Result<PathEncoding, SigV4Error> {
         let first = Form {
             path: PathEncoding::Double,
             plus_query: None,
         };
         if matches(first) {
-            return Ok((PathEncoding::Double, QueryPlus::Space));
+            return Ok(PathEncoding::Double);
         }
         let mut double = Buf::new();
         canonical::double_encoded_uri(&mut double, self.path);
@@ -690,7 +689,7 @@ impl Prepared<'_, '_> {
                     QueryPlus::Plus => Some(&plus_query[..]),
                 };
                 if matches(Form { path, plus_query }) {
-                    return Ok((path, plus));
+                    return Ok(path);
                 }
             }
         }
