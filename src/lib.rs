@@ -27,6 +27,8 @@
 //!   `Explain` service.
 //! - [`logging`]: the JSON log line format and batched standard output; the direct path by
 //!   which `authz` writes decision lines without `tracing`.
+//! - [`sts`]: the STS endpoint: Query-protocol requests and XML answers (`wire`), AWS's error
+//!   catalogue (`error`), the HTTP listener (`server`); the actions are `issue`'s.
 //! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).
 //! - [`app`]: wiring: gRPC server (worker threads, each serving its connections on an event loop
 //!   of its own), tower layers, health, reflection, metrics endpoint, shutdown.
@@ -50,6 +52,7 @@ pub mod metrics;
 pub mod policy;
 pub mod sigv4;
 pub mod store;
+pub mod sts;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 
