@@ -4,7 +4,7 @@
 //!
 //! It must not touch: request semantics (that is `authz` and below).
 
-mod accept;
+pub(crate) mod accept;
 mod conn;
 mod error;
 mod http;

@@ -14,6 +14,7 @@
 //! It must not touch: decisions (it takes label values, not `Decision`s), I/O.
 
 use std::fmt::{self, Write as _};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -259,6 +260,8 @@ pub struct Metrics {
     last_reload_failure: Gauge,
     snapshot_generation: Gauge,
     grpc: Vec<(GrpcMethod, GrpcHandles)>,
+    /// Registered by [`Metrics::register_sts`] when an STS listener starts.
+    sts: OnceLock<StsHandles>,
 }
 
 const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
@@ -443,6 +446,7 @@ impl Metrics {
             last_reload_failure: r.register_gauge(&key(LAST_RELOAD_FAILURE, &[]), &METADATA),
             snapshot_generation: r.register_gauge(&key(SNAPSHOT_GENERATION, &[]), &METADATA),
             grpc,
+            sts: OnceLock::new(),
             handle,
             recorder,
         }
@@ -550,12 +554,99 @@ impl Metrics {
             .map(|(_, h)| (h.labels.as_str(), &h.handling))
             .collect();
         render_family(&mut out, GRPC_HANDLING, "gRPC call handling time.", &grpc);
+        self.render_sts(&mut out);
         out
     }
 
     /// The recorder (for tests that inspect it).
     pub fn recorder(&self) -> &PrometheusRecorder {
         &self.recorder
+    }
+}
+
+// === STS ===
+//
+// The STS listener's metrics. Their closed label sets belong to `sts` (its actions and error
+// codes), which this module may not use: the listener passes them in once, when it starts, and
+// names one of them per request.
+
+/// `lattice_authz_sts_requests_total{action, result}`.
+pub const STS_REQUESTS: &str = "lattice_authz_sts_requests_total";
+/// `lattice_authz_sts_request_duration_seconds{action}`.
+pub const STS_DURATION: &str = "lattice_authz_sts_request_duration_seconds";
+
+/// The STS series: a counter per (action, result), a histogram per action.
+#[derive(Debug)]
+struct StsHandles {
+    requests: Vec<(&'static str, &'static str, Counter)>,
+    /// Action, its `action="…"` label text, its histogram.
+    duration: Vec<(&'static str, String, DurationHistogram)>,
+}
+
+impl Metrics {
+    /// Registers every STS series at 0: one counter per `actions` × `results` pair and one
+    /// duration histogram per action. The first call wins; later calls change nothing, so
+    /// several listeners of one process share the series.
+    pub fn register_sts(&self, actions: &[&'static str], results: &[&'static str]) {
+        self.sts.get_or_init(|| {
+            let r = &self.recorder;
+            describe(
+                r,
+                STS_REQUESTS,
+                Unit::Count,
+                "STS requests answered, by action and result (ok or the error code).",
+                Kind::Counter,
+            );
+            let mut requests = Vec::with_capacity(actions.len().saturating_mul(results.len()));
+            for action in actions {
+                for result in results {
+                    let k = key(STS_REQUESTS, &[("action", action), ("result", result)]);
+                    let counter = r.register_counter(&k, &METADATA);
+                    counter.increment(0);
+                    requests.push((*action, *result, counter));
+                }
+            }
+            let duration = actions
+                .iter()
+                .map(|a| (*a, format!("action=\"{a}\""), DurationHistogram::default()))
+                .collect();
+            StsHandles { requests, duration }
+        });
+    }
+
+    /// Counts one answered STS request. Label values outside the registered sets (or before
+    /// [`Metrics::register_sts`]) are not counted: no series is ever made from request data.
+    pub fn sts_request(&self, action: &str, result: &str, elapsed: Duration) {
+        let Some(sts) = self.sts.get() else {
+            return;
+        };
+        if let Some((_, _, c)) = sts
+            .requests
+            .iter()
+            .find(|(a, r, _)| *a == action && *r == result)
+        {
+            c.increment(1);
+        }
+        if let Some((_, _, h)) = sts.duration.iter().find(|(a, _, _)| *a == action) {
+            h.record(elapsed);
+        }
+    }
+
+    fn render_sts(&self, out: &mut String) {
+        let Some(sts) = self.sts.get() else {
+            return;
+        };
+        let series: Vec<(&str, &DurationHistogram)> = sts
+            .duration
+            .iter()
+            .map(|(_, labels, h)| (labels.as_str(), h))
+            .collect();
+        render_family(
+            out,
+            STS_DURATION,
+            "Time to answer one STS request, from its head to the answer.",
+            &series,
+        );
     }
 }
 
@@ -703,6 +794,44 @@ mod tests {
         ));
         assert!(
             text.contains("\n\n# HELP lattice_authz_check_duration_seconds "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn sts_series_exist_once_registered_and_count_only_their_labels() {
+        let m = Metrics::new(&[], &[], "0.0.0-test");
+        m.sts_request("AssumeRole", "ok", Duration::from_micros(3));
+        assert!(
+            !m.render().contains(STS_REQUESTS),
+            "nothing before registration"
+        );
+        m.register_sts(&["AssumeRole", "unknown"], &["ok", "AccessDenied"]);
+        // A second registration changes nothing.
+        m.register_sts(&["Other"], &["other"]);
+        m.sts_request("AssumeRole", "AccessDenied", Duration::from_micros(3));
+        m.sts_request("AssumeRole", "not-a-result", Duration::from_micros(3));
+        m.sts_request("Other", "other", Duration::from_micros(3));
+        let text = m.render();
+        for line in [
+            "lattice_authz_sts_requests_total{action=\"AssumeRole\",result=\"ok\"} 0\n",
+            "lattice_authz_sts_requests_total{action=\"AssumeRole\",result=\"AccessDenied\"} 1\n",
+            "lattice_authz_sts_requests_total{action=\"unknown\",result=\"ok\"} 0\n",
+            "lattice_authz_sts_requests_total{action=\"unknown\",result=\"AccessDenied\"} 0\n",
+            "lattice_authz_sts_request_duration_seconds_bucket{action=\"AssumeRole\",le=\"0.000005\"} 2\n",
+            "lattice_authz_sts_request_duration_seconds_count{action=\"unknown\"} 0\n",
+            "# TYPE lattice_authz_sts_request_duration_seconds histogram\n",
+            "# HELP lattice_authz_sts_requests_total STS requests answered, by action and result (ok or the error code).\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert_eq!(
+            text.matches("lattice_authz_sts_requests_total{").count(),
+            4,
+            "{text}"
+        );
+        assert!(
+            !text.contains("Other") && !text.contains("not-a-result"),
             "{text}"
         );
     }

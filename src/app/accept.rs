@@ -1,4 +1,4 @@
-//! What both listeners (gRPC and HTTP) do when accepting a connection fails: pause, with a
+//! What every listener (gRPC, HTTP, STS) does when accepting a connection fails: pause, with a
 //! pause that grows while the failures last, and warn at most once per interval with the number
 //! of failures since the last warning.
 //!
@@ -19,20 +19,20 @@ use tokio::time::Instant;
 ///
 /// Short, so that a one-off failure (a connection reset before it was accepted) costs nothing
 /// anyone would notice.
-pub(super) const FIRST_PAUSE: Duration = Duration::from_millis(10);
+pub(crate) const FIRST_PAUSE: Duration = Duration::from_millis(10);
 
 /// The longest pause: a listener is retried at least this often, so it recovers within about
 /// this long of the resource being freed.
-pub(super) const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+pub(crate) const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
 /// At most one warning per listener per interval: the count in the next line says how many
 /// failures it stands for, so the log stays readable and cheap however long the failures last.
-pub(super) const WARNING_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const WARNING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// One listener's accept failures: the next pause and what is still to be reported.
 #[derive(Debug)]
-pub(super) struct AcceptBackoff {
-    /// `grpc` or `http`, for the log.
+pub(crate) struct AcceptBackoff {
+    /// `grpc`, `http` or `sts`, for the log.
     listener: &'static str,
     /// The pause after the next failure.
     pause: Duration,
@@ -44,7 +44,7 @@ pub(super) struct AcceptBackoff {
 
 impl AcceptBackoff {
     /// A listener that has not failed yet.
-    pub(super) fn new(listener: &'static str) -> Self {
+    pub(crate) fn new(listener: &'static str) -> Self {
         Self {
             listener,
             pause: FIRST_PAUSE,
@@ -55,13 +55,13 @@ impl AcceptBackoff {
 
     /// A connection was accepted: the next failure pauses briefly again. (The warnings keep
     /// their interval: failures that come and go do not warn more often.)
-    pub(super) fn accepted(&mut self) {
+    pub(crate) fn accepted(&mut self) {
         self.pause = FIRST_PAUSE;
     }
 
     /// Notes a failed accept, warns if the interval since the last warning has passed, and
     /// returns how long to pause before accepting again.
-    pub(super) fn failed(&mut self, error: &io::Error) -> Duration {
+    pub(crate) fn failed(&mut self, error: &io::Error) -> Duration {
         let now = Instant::now();
         self.unreported = self.unreported.saturating_add(1);
         let pause = self.pause;
