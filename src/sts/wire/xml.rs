@@ -217,10 +217,10 @@ impl Xml {
     }
 }
 
-/// Appends `text` as XML character data: `&`, `<` and `>` as entities (quotes need none outside
-/// attributes), a carriage
-/// return as `&#13;` (a parser would turn a literal one into a line feed), and every character
-/// XML 1.0 cannot carry at all (other C0 controls, U+FFFE, U+FFFF) as U+FFFD.
+/// Appends `text` as XML character data: `&`, `<` and `>` as entities (quotes need none
+/// outside attributes), a carriage return as `&#13;` (a parser would turn a literal one into a
+/// line feed), and every character XML 1.0 cannot carry at all (the other C0 controls, U+FFFE,
+/// U+FFFF) as U+FFFD.
 fn escape(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
