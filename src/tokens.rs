@@ -20,6 +20,8 @@ mod json;
 mod jwks;
 mod jwt;
 mod session;
+#[cfg(test)]
+mod test_keys;
 
 pub use error::{
     JwksError, JwtError, JwtPart, KeyError, KeyProblem, OpenError, SealError, TagsProblem,

@@ -207,17 +207,23 @@ impl Jwk {
     }
 }
 
+impl Material {
+    /// The key's kind and size, for `Debug`.
+    fn kind(&self) -> String {
+        match self {
+            Self::Rsa { n, .. } => format!("RSA-{}", modulus_bits(n)),
+            Self::P256(_) => "P-256".to_owned(),
+            Self::P384(_) => "P-384".to_owned(),
+        }
+    }
+}
+
 impl fmt::Debug for Jwk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.material {
-            Material::Rsa { n, .. } => format!("RSA-{}", modulus_bits(n)),
-            Material::P256(_) => "P-256".to_owned(),
-            Material::P384(_) => "P-384".to_owned(),
-        };
         f.debug_struct("Jwk")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
-            .field("kind", &kind)
+            .field("kind", &format_args!("{}", self.material.kind()))
             .finish()
     }
 }
@@ -269,3 +275,5 @@ fn check_rsa(n: &[u8], e: &[u8]) -> Result<(), KeyProblem> {
     Ok(())
 }
 
+#[cfg(test)]
+mod tests;

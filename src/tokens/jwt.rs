@@ -386,3 +386,5 @@ fn echo(name: &str) -> String {
         .collect()
 }
 
+#[cfg(test)]
+mod tests;
