@@ -28,7 +28,10 @@
 //! - [`logging`]: the JSON log line format and batched standard output; the direct path by
 //!   which `authz` writes decision lines without `tracing`.
 //! - [`sts`]: the STS endpoint: Query-protocol requests and XML answers (`wire`), AWS's error
-//!   catalogue (`error`), the HTTP listener (`server`); the actions are `issue`'s.
+//!   catalogue (`error`), the HTTP listener (`server`), the actions (`issue`: trust policies,
+//!   signatures through `sigv4`, sessions minted and sealed with `tokens`).
+//! - [`tokens`]: sealed session tokens (seal/open under the world's session keys) and web identity
+//!   tokens (JWT against a JWKS). Pure; time is a parameter; uses nothing else in the crate.
 //! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).
 //! - [`app`]: wiring: gRPC server (worker threads, each serving its connections on an event loop
 //!   of its own), tower layers, health, reflection, metrics endpoint, shutdown.
@@ -37,10 +40,10 @@
 //!
 //! Dependencies point one way: `app → {authz, store, metrics, config}`; `authz → {lattice,
 //! sigv4, store, metrics, logging}`; `store → {policy, lattice, sigv4, config}`; `lattice →
-//! {policy, sigv4}`; `sigv4`, `policy`, `metrics`, `config` use nothing else in the crate. The
-//! SigV4 verifier is called by `lattice` (`World::authorize` authenticates through the snapshot's
-//! `Verifier`, the world being its credential source); `authz` only passes that verifier in and
-//! reads the outcome's key-cache result for its metrics.
+//! {policy, sigv4}`; `sigv4`, `policy`, `metrics`, `config`, `tokens` use nothing else in the
+//! crate. The SigV4 verifier is called by `lattice` (`World::authorize` authenticates through the
+//! snapshot's `Verifier`, the world being its credential source); `authz` only passes that
+//! verifier in and reads the outcome's key-cache result for its metrics.
 
 pub mod app;
 pub mod authz;
@@ -55,6 +58,7 @@ pub mod store;
 pub mod sts;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
+pub mod tokens;
 
 /// Generated code for the project's own protobuf API (`proto/`).
 pub mod pb {
