@@ -536,6 +536,15 @@ fn statement(
         _ => {}
     }
     match &st.resource {
+        _ if options.kind == PolicyKind::Trust && (has("Resource") || has("NotResource")) => {
+            diags.error(
+                codes::CONFLICTING_ELEMENTS,
+                pointer,
+                site,
+                "Has prohibited field Resource: a trust policy is about the role it belongs to.",
+            );
+        }
+        _ if options.kind == PolicyKind::Trust => {}
         Some(r) if r.items.is_empty() => diags.error(
             codes::MISSING_ELEMENT,
             &r.pointer,
@@ -552,7 +561,7 @@ fn statement(
     }
     let has_principal = has("Principal") || has("NotPrincipal");
     match options.kind {
-        PolicyKind::Resource if !has_principal => diags.error(
+        PolicyKind::Resource | PolicyKind::Trust if !has_principal => diags.error(
             codes::MISSING_ELEMENT,
             pointer,
             site,

@@ -144,7 +144,8 @@ pub(crate) fn compile(
             .map(|r| resources(r, vars, site, diags))
             .unwrap_or_else(|| Resources {
                 negated: false,
-                any: false,
+                // A trust policy has no `Resource`: its statements are about the role itself.
+                any: options.kind == super::PolicyKind::Trust,
                 patterns: Box::default(),
             });
         let principal = st.principal.as_ref().map(|p| {

@@ -16,6 +16,9 @@ pub enum PolicyKind {
     ServiceControl,
     /// Resource control policy (guardrail on resources). `Principal` must be `"*"`.
     ResourceControl,
+    /// A role's trust policy (`AssumeRolePolicyDocument`): `Principal` required, `Resource`
+    /// forbidden (the resource is the role).
+    Trust,
 }
 
 /// Options that decide how a document is read.
