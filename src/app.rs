@@ -1,6 +1,7 @@
 //! Wiring: the gRPC server (ext_authz, health, reflection, diagnostics) with its tower layers,
 //! served by worker threads (`workers`), the HTTP endpoint for `/metrics`, `/healthz` and
-//! `/readyz` (`http`), the world reload loop, and graceful shutdown.
+//! `/readyz` (`http`), the world reload loop, and graceful shutdown; and the same for
+//! `lattice-authz sts` (`sts`).
 //!
 //! It must not touch: request semantics (that is `authz` and below).
 
@@ -8,6 +9,7 @@ pub(crate) mod accept;
 mod conn;
 mod error;
 mod http;
+mod sts;
 mod workers;
 
 use std::future::Future;
@@ -27,6 +29,7 @@ use crate::metrics::Metrics;
 use crate::store::{Reload, Store};
 
 pub use error::AppError;
+pub use sts::{RunningSts, serve_sts, start_sts};
 
 /// The version reported in `lattice_authz_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -293,7 +293,7 @@ impl AuthzService {
                     layer: str = decision.layer.as_str(),
                     status: u64 = u64::from(decision.status()),
                     principal: str = decision.caller.name(),
-                    access_key_id: str = decision.access_key_id.unwrap_or(""),
+                    access_key_id: str = decision.caller.access_key_id().unwrap_or(""),
                     service_arn: str = route.map_or("", |r| &*r.service.arn),
                     service_network_arn: str = route.map_or("", |r| &*r.network.arn),
                     source_vpc: str = route.map_or("", |r| &*r.vpc.id),

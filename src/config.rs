@@ -53,6 +53,10 @@ pub enum PayloadMode {
     Standard,
 }
 
+/// Default of [`Settings::session_cache_bytes`] (the same as `lattice`'s own default, which a
+/// test keeps equal).
+pub const DEFAULT_SESSION_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Validated process settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -91,6 +95,9 @@ pub struct Settings {
     pub key_cache_capacity: u64,
     /// Compiled-policy cache capacity.
     pub policy_cache_capacity: u64,
+    /// Bound of the cache of opened session tokens (sessions issued by `lattice-authz sts`), in
+    /// estimated bytes.
+    pub session_cache_bytes: u64,
     /// Largest auth policy accepted.
     pub max_policy_bytes: usize,
     /// Accept bare-string account principals with a warning.
@@ -130,6 +137,7 @@ impl Default for Settings {
             payload_mode: PayloadMode::Lattice,
             key_cache_capacity: 100_000,
             policy_cache_capacity: 100_000,
+            session_cache_bytes: DEFAULT_SESSION_CACHE_BYTES,
             max_policy_bytes: 10 * 1024,
             bare_account_principal: true,
             aws_wildcard_matches_anonymous: true,
@@ -163,6 +171,7 @@ pub struct RawSettings {
     payload_mode: Option<String>,
     key_cache_capacity: Option<u64>,
     policy_cache_capacity: Option<u64>,
+    session_cache_bytes: Option<u64>,
     max_policy_bytes: Option<usize>,
     bare_account_principal: Option<bool>,
     aws_wildcard_matches_anonymous: Option<bool>,
@@ -378,6 +387,7 @@ impl RawSettings {
         num_var("MAX_SKEW_SECS", &mut self.max_skew_secs);
         num_var("KEY_CACHE_CAPACITY", &mut self.key_cache_capacity);
         num_var("POLICY_CACHE_CAPACITY", &mut self.policy_cache_capacity);
+        num_var("SESSION_CACHE_BYTES", &mut self.session_cache_bytes);
         num_var("CHECK_TIMEOUT_MS", &mut self.check_timeout_ms);
         num_var("SHUTDOWN_GRACE_MS", &mut self.shutdown_grace_ms);
         num_var(
@@ -511,6 +521,13 @@ impl Settings {
             1,
             100_000_000,
         );
+        let session_cache_bytes = bounded(
+            "session_cache_bytes",
+            raw.session_cache_bytes,
+            d.session_cache_bytes,
+            0,
+            1 << 40,
+        );
         let check_timeout = Duration::from_millis(bounded(
             "check_timeout_ms",
             raw.check_timeout_ms,
@@ -585,6 +602,7 @@ impl Settings {
             payload_mode,
             key_cache_capacity,
             policy_cache_capacity,
+            session_cache_bytes,
             max_policy_bytes: usize::try_from(max_policy_bytes).unwrap_or(d.max_policy_bytes),
             bare_account_principal: raw
                 .bare_account_principal
@@ -616,6 +634,14 @@ mod tests {
     /// Each problem's message, as a line of the report.
     fn messages(err: &InvalidSettings) -> Vec<String> {
         err.0.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_session_cache_default_is_the_worlds() {
+        assert_eq!(
+            DEFAULT_SESSION_CACHE_BYTES,
+            crate::lattice::DEFAULT_SESSION_CACHE_BYTES
+        );
     }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

@@ -8,7 +8,8 @@
 //! Its files follow a world from its documents to a decision: `spec` (the documents as written)
 //! → `build` (a [`World`], every problem reported at once, then `lint`'s warnings) → `world` (the
 //! model and its lookups); `decision` (the types a decision speaks in, its deny texts and
-//! headers), `context` (the condition keys) and `decide` ([`World::authorize`]: route,
+//! headers), `context` (the condition keys), `sessions` (sessions sealed into their tokens by
+//! the STS, opened with the world's keys and cached) and `decide` ([`World::authorize`]: route,
 //! authenticate, evaluate the layers). `net` holds the CIDR matching they share.
 //!
 //! It must not touch: protobuf types, files, environment variables, tokio, or the clock. Time and
@@ -21,6 +22,7 @@ mod decide;
 mod decision;
 mod lint;
 mod net;
+mod sessions;
 pub mod spec;
 mod world;
 
@@ -41,7 +43,9 @@ pub use decision::{
     LayerTrace, Reason, Request, Route,
 };
 pub use net::{Cidr, InvalidCidr};
+pub use sessions::DEFAULT_SESSION_CACHE_BYTES;
 pub use world::{
-    Account, AuthType, NamedPolicy, Organization, Principal, PrincipalKind, Problem, Service,
-    ServiceNetwork, Vpc, VpcEndpoint, World, WorldOptions,
+    Account, AuthType, CredentialEntry, NamedPolicy, OidcProvider, Organization, Principal,
+    PrincipalKind, Problem, Role, SealedSession, Service, ServiceNetwork, Sessions, Signer,
+    TokenFacts, Vpc, VpcEndpoint, World, WorldOptions,
 };

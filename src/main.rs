@@ -47,6 +47,38 @@ enum Command {
     Validate(ValidateArgs),
     /// Print the built-in example world (YAML).
     ExampleWorld,
+    /// Serve an STS endpoint for the world's roles: AssumeRoleWithWebIdentity, AssumeRole and
+    /// GetCallerIdentity, as AWS STS answers them (Query protocol).
+    Sts(StsArgs),
+    /// Print a new random session key for the world's `sessionKeys`.
+    SessionKey(SessionKeyArgs),
+}
+
+#[derive(Debug, Args)]
+struct StsArgs {
+    /// World file or directory (YAML/JSON); watched and hot-reloaded. Without it: the built-in
+    /// example world.
+    #[arg(long, value_name = "PATH")]
+    config: Option<String>,
+    /// Process settings file (YAML/JSON).
+    #[arg(long, value_name = "FILE", env = "LATTICE_AUTHZ_SETTINGS")]
+    settings: Option<PathBuf>,
+    /// STS listen address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9192")]
+    listen: String,
+    /// Metrics and health listen address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9465")]
+    metrics_listen: String,
+    /// Log filter (info, debug, lattice_authz=debug).
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct SessionKeyArgs {
+    /// The key's id, written in clear in every token it seals [default: key-YYYYMMDD-HHMMSS].
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -157,6 +189,8 @@ fn main() -> ExitCode {
             print!("{}", lattice::World::EXAMPLE_YAML);
             ExitCode::SUCCESS
         }
+        Some(Command::Sts(args)) => sts(&args),
+        Some(Command::SessionKey(args)) => session_key(&args),
     }
 }
 
@@ -194,6 +228,73 @@ fn serve(args: &ServeArgs) -> ExitCode {
             tracing::error!(message = "Server failed.", error = %chain);
             eprintln!("lattice-authz: {chain}");
             ExitCode::from(EX_UNAVAILABLE)
+        }
+    }
+}
+
+fn sts(args: &StsArgs) -> ExitCode {
+    // The STS's own addresses come from its flags, so that it can share a settings file with
+    // `serve` on the same host.
+    let flags = Flags {
+        listen: Some(args.listen.clone()),
+        metrics_listen: Some(args.metrics_listen.clone()),
+        world: args.config.clone(),
+        log_level: args.log_level.clone(),
+    };
+    let settings = match settings(args.settings.as_ref(), &flags) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let _log_writer = init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lattice-authz: cannot start the runtime: {e}");
+            return ExitCode::from(EX_UNAVAILABLE);
+        }
+    };
+    let result = runtime.block_on(app::serve_sts(
+        settings,
+        Arc::new(SystemClock),
+        shutdown_signal(),
+    ));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain = lattice::error_chain(&e);
+            tracing::error!(message = "STS failed.", error = %chain);
+            eprintln!("lattice-authz: {chain}");
+            ExitCode::from(EX_UNAVAILABLE)
+        }
+    }
+}
+
+fn session_key(args: &SessionKeyArgs) -> ExitCode {
+    let id = args.id.clone().unwrap_or_else(|| {
+        let now = humantime::format_rfc3339_seconds(SystemClock.now()).to_string();
+        let digits: String = now.chars().filter(char::is_ascii_digit).collect();
+        format!(
+            "key-{}-{}",
+            digits.get(..8).unwrap_or_default(),
+            digits.get(8..14).unwrap_or_default()
+        )
+    });
+    match lattice_authz::tokens::SessionKey::generate(&id) {
+        Ok((_, secret)) => {
+            println!("# Add first under `sessionKeys` to seal new sessions with it; keep the");
+            println!(
+                "# old key listed for one maximum session duration so its sessions still open."
+            );
+            println!("- id: {id}");
+            println!("  secret: {secret}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lattice-authz: {e}");
+            ExitCode::from(EX_USAGE)
         }
     }
 }

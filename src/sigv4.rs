@@ -82,8 +82,11 @@ pub struct Settings {
     /// Signing name the credential scope must carry (`vpc-lattice-svcs`).
     pub service: String,
     /// Regions a SigV4 scope may name, and that a SigV4A region set must cover (one of them).
-    /// An empty list accepts no region.
+    /// An empty list accepts no region (unless `any_region`).
     pub regions: Vec<String>,
+    /// Accept any well-formed region: STS clients sign with whatever region they are
+    /// configured for (sts §1.1).
+    pub any_region: bool,
     /// Payload rules.
     pub payload: PayloadMode,
     /// Allowed difference between the request time and `now`, either way.
@@ -105,6 +108,7 @@ impl Settings {
         Self {
             service: LATTICE_SERVICE.to_owned(),
             regions: vec![region.to_owned()],
+            any_region: false,
             payload: PayloadMode::Lattice,
             max_skew: DEFAULT_MAX_SKEW,
             query_auth: false,
@@ -120,6 +124,34 @@ impl Settings {
             payload: PayloadMode::Standard,
             ..Self::lattice(region)
         }
+    }
+}
+
+impl Settings {
+    /// STS mode: service `sts`, any region, the body's own hash (botocore sends no
+    /// `x-amz-content-sha256` on STS calls and hashes the form body), presigned queries
+    /// accepted (presigned `GetCallerIdentity`).
+    pub fn sts() -> Self {
+        Self {
+            service: "sts".to_owned(),
+            regions: Vec::new(),
+            any_region: true,
+            payload: PayloadMode::Standard,
+            query_auth: true,
+            ..Self::lattice("")
+        }
+    }
+
+    /// Whether a SigV4 scope may name `region`.
+    fn accepts_region(&self, region: &[u8]) -> bool {
+        if self.any_region {
+            // A region name: lower-case letters, digits and hyphens (`us-east-1`, `cn-north-1`).
+            return (1..=32).contains(&region.len())
+                && region
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+        }
+        self.regions.iter().any(|r| r.as_bytes() == region)
     }
 }
 
@@ -256,12 +288,50 @@ pub struct Credential<'s, P> {
     pub principal: &'s P,
 }
 
+/// What the verifier reads of a credential its source knows.
+pub trait KnownCredential {
+    /// The access key id, as the source holds it (a request may have sent it escaped).
+    fn access_key_id(&self) -> &str;
+    /// The secret access key.
+    fn secret(&self) -> &Secret;
+    /// The session token a temporary credential must present (`x-amz-security-token`).
+    fn session_token(&self) -> Option<&[u8]>;
+    /// When a temporary credential stops being valid.
+    fn expires_at(&self) -> Option<SystemTime>;
+}
+
+impl<P> KnownCredential for Credential<'_, P> {
+    fn access_key_id(&self) -> &str {
+        self.access_key_id
+    }
+
+    fn secret(&self) -> &Secret {
+        self.secret
+    }
+
+    fn session_token(&self) -> Option<&[u8]> {
+        self.session_token.map(str::as_bytes)
+    }
+
+    fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+}
+
 /// Where the verifier finds credentials by access key id.
 pub trait CredentialSource {
-    /// The caller's principal handle.
-    type Principal;
-    /// The credential for `access_key_id`, if known.
-    fn credential(&self, access_key_id: &str) -> Option<Credential<'_, Self::Principal>>;
+    /// The credential handle returned on success: it names the caller.
+    type Credential<'s>: KnownCredential
+    where
+        Self: 's;
+    /// The credential for `access_key_id`, if known. `session_token` is the token the request
+    /// presents, for sources whose temporary credentials travel inside it; the verifier still
+    /// compares it with [`KnownCredential::session_token`].
+    fn credential<'s>(
+        &'s self,
+        access_key_id: &str,
+        session_token: Option<&[u8]>,
+    ) -> Option<Self::Credential<'s>>;
 }
 
 /// Which signature algorithm a request used.
@@ -303,11 +373,9 @@ pub enum CacheOutcome {
 
 /// A successfully verified signature.
 #[derive(Debug)]
-pub struct Signed<'s, P> {
-    /// The principal handle of the credential that signed.
-    pub principal: &'s P,
-    /// The access key id that signed (not a secret; safe to log).
-    pub access_key_id: &'s str,
+pub struct Signed<C> {
+    /// The credential that signed, as its source returned it.
+    pub credential: C,
     /// SigV4 or SigV4A.
     pub algorithm: Algorithm,
     /// Header or query.
@@ -332,11 +400,11 @@ pub enum PathEncoding {
 
 /// The outcome of authentication: an unsigned request is anonymous, never an error.
 #[derive(Debug)]
-pub enum Verified<'s, P> {
+pub enum Verified<C> {
     /// No `Authorization` header and no presigned query: an anonymous caller.
     Anonymous,
     /// A valid signature.
-    Signed(Signed<'s, P>),
+    Signed(Signed<C>),
 }
 
 /// The canonical request and string to sign the verifier computes for a request, per canonical

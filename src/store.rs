@@ -194,6 +194,7 @@ impl Store {
             bare_account_principal: self.settings.bare_account_principal,
             aws_wildcard_matches_anonymous: self.settings.aws_wildcard_matches_anonymous,
             anonymous_identity_header: self.settings.anonymous_identity_header,
+            session_cache_bytes: self.settings.session_cache_bytes,
         }
     }
 

@@ -6,16 +6,20 @@
 //!   checks, each action's validated input, and the XML answers and error bodies.
 //! - `server`: the HTTP listener and the [`Handler`] trait the actions implement; one metrics
 //!   increment and one log line per request.
+//! - `issue`: the actions ([`Issuer`]): web identity tokens against the world's OIDC providers,
+//!   trust policies and identity policies as IAM combines them, the caller's signature through
+//!   `sigv4`, and sessions minted and sealed with `tokens`.
 //!
-//! It must not: touch the ext_authz path. The actions (trust policies, minting, signature
-//! verification) live behind [`Handler`]; this module only carries requests to them and their
-//! answers back.
+//! It must not: touch the ext_authz path. The listener knows the actions only as a
+//! [`Handler`].
 
 pub mod error;
+mod issue;
 pub mod server;
 pub mod wire;
 
 pub use error::{Constraint, ErrorCode, FieldError, FieldValue, StsError};
+pub use issue::Issuer;
 pub use server::{Call, Handled, Handler, Limits, LogDetail, serve};
 pub use wire::{
     Action, Answer, AssumeRoleInput, AssumedRole, CallerIdentity, IssuedCredentials, ListMember,

@@ -31,8 +31,12 @@ pub(crate) struct Creds {
 }
 
 impl CredentialSource for Creds {
-    type Principal = String;
-    fn credential(&self, access_key_id: &str) -> Option<Credential<'_, String>> {
+    type Credential<'s> = Credential<'s, String>;
+    fn credential<'s>(
+        &'s self,
+        access_key_id: &str,
+        _session_token: Option<&[u8]>,
+    ) -> Option<Credential<'s, String>> {
         (access_key_id == AKID).then_some(Credential {
             access_key_id: AKID,
             secret: &self.secret,
@@ -141,6 +145,6 @@ pub(crate) fn creds(token: Option<&str>) -> Creds {
     }
 }
 
-pub(crate) fn assert_signed(v: &Result<Verified<'_, String>, SigV4Error>) {
+pub(crate) fn assert_signed(v: &Result<Verified<Credential<'_, String>>, SigV4Error>) {
     assert!(matches!(v, Ok(Verified::Signed(_))), "{v:?}");
 }

@@ -3,11 +3,13 @@
 //! pointer, then the Lattice-level warnings of `lint`.
 //!
 //! The [`Builder`] is split by what it builds: `identity` (organizations, accounts, managed
-//! policies, users, roles and their sessions) and `network` (VPCs, security groups, services,
-//! service networks, VPC endpoints). It must not decide requests, and it reads nothing itself:
+//! policies, users, roles with their trust policies and sessions), `federation` (OIDC providers
+//! and session keys, what the STS issues sessions from) and `network` (VPCs, security groups,
+//! services, service networks, VPC endpoints). It must not decide requests, and it reads nothing itself:
 //! secrets, policy files and compilation come through the [`Loader`].
 
 mod error;
+mod federation;
 mod identity;
 mod network;
 
@@ -17,7 +19,7 @@ use crate::policy::{self, Diagnostic, ParseOptions, Policy, PolicyKind};
 
 use super::Map;
 use super::spec::{DocumentSpec, SecretSourceSpec, SecretSpec, WorldSpec};
-use super::world::{Account, NamedPolicy, Problem, World, WorldOptions};
+use super::world::{Account, NamedPolicy, Problem, Sessions, World, WorldOptions};
 
 pub use error::{FileKind, LoaderError, ReadError, error_chain};
 
@@ -343,13 +345,16 @@ impl Builder<'_> {
         let organizations = self.organizations(spec);
         let (mut accounts, mut account_index) = self.accounts(spec, &organizations);
         let managed = self.managed_policies(spec);
-        let (principals, credentials) = self.principals(
+        let principals = self.principals(
             spec,
             &managed,
             &mut accounts,
             &mut account_index,
             &partition,
         );
+        let oidc_providers =
+            self.oidc_providers(spec, &partition, &mut accounts, &mut account_index);
+        let keyring = self.session_keys(spec);
         let (mut vpcs, vpc_by_address) =
             self.vpcs(spec, &partition, &region, &mut accounts, &mut account_index);
         let (security_groups, sg_index) = self.security_groups(spec, &vpcs);
@@ -391,6 +396,12 @@ impl Builder<'_> {
         );
         let (endpoints, endpoint_by_address, endpoint_by_id) =
             self.endpoints(spec, &vpcs, &networks);
+        let (principal_list, credentials, roles, role_by_arn) = (
+            principals.list,
+            principals.credentials,
+            principals.roles,
+            principals.role_by_arn,
+        );
         Some(World {
             partition,
             region,
@@ -398,8 +409,12 @@ impl Builder<'_> {
             organizations,
             accounts,
             account_index,
-            principals,
+            principals: principal_list,
             credentials,
+            roles,
+            role_by_arn,
+            oidc_providers,
+            sessions: Sessions::new(keyring, self.options.session_cache_bytes),
             vpcs,
             vpc_by_address,
             security_groups,

@@ -31,6 +31,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "aws:principalisawsservice",
     "aws:userid",
     "aws:username",
+    "aws:tokenissuetime",
+    "aws:federatedprovider",
+    "aws:sourceidentity",
     "aws:sourceip",
     "aws:currenttime",
     "aws:epochtime",
@@ -129,10 +132,7 @@ fn tag<'t>(tags: &'t [(std::sync::Arc<str>, std::sync::Arc<str>)], key: &str) ->
 impl policy::Context for RequestContext<'_> {
     fn value(&self, key: &ConditionKey) -> Value<'_> {
         let param = key.param().unwrap_or("");
-        let signed = match self.caller {
-            Caller::Signed(p) => Some(p),
-            Caller::Anonymous => None,
-        };
+        let signed = self.caller.principal();
         match key.base() {
             "vpc-lattice-svcs:port" => Value::Number(i64::from(self.port)),
             // lattice-auth §3.1: gRPC requests are always POST.
@@ -176,6 +176,17 @@ impl policy::Context for RequestContext<'_> {
             },
             "aws:username" => signed
                 .and_then(Principal::user_name)
+                .map_or(Value::Absent, s),
+            // Only temporary credentials issued by `lattice-authz sts` carry these: a listed
+            // session's issue time is unknown, and a user's keys are not temporary.
+            "aws:tokenissuetime" => signed
+                .and_then(|p| p.token.as_ref())
+                .map_or(Value::Absent, |t| Value::Date(t.issued_at)),
+            "aws:federatedprovider" => signed
+                .and_then(|p| p.token.as_ref()?.federated_provider.as_deref())
+                .map_or(Value::Absent, s),
+            "aws:sourceidentity" => signed
+                .and_then(|p| p.token.as_ref()?.source_identity.as_deref())
                 .map_or(Value::Absent, s),
             "aws:sourceip" => Value::Ip(self.request.source),
             "aws:currenttime" => Value::Date(self.now_secs),

@@ -18,7 +18,7 @@ use super::decision::{
     Authenticated, Caller, Decision, Effect, Failure, INVOKE, Layer, LayerOutcome, LayerTrace,
     Reason, Request, Route,
 };
-use super::world::{AuthType, NamedPolicy, PrincipalKind, World, host_of};
+use super::world::{AuthType, NamedPolicy, PrincipalKind, Signer, World, host_of};
 
 /// What [`World::authorize`] tells its caller between its steps, so that the caller can time them
 /// with a clock of its own (the decision reads none). Routing ends where authentication starts;
@@ -62,7 +62,7 @@ impl World {
         // Each arm ends in the call that makes the decision, so that the decision (1.4 KB with
         // its trace) is written where the caller keeps it instead of being copied out.
         match auth {
-            Ok(auth) => self.decide(route, auth, request, now),
+            Ok(auth) => self.decide(route, &auth, request, now),
             Err(e) => Self::signature_denied(route, request, e),
         }
     }
@@ -81,14 +81,12 @@ impl World {
             reason,
             layer,
             caller: Caller::Anonymous,
-            access_key_id: None,
             key_cache: None,
             route: None,
             path: request.path(),
             trace,
             failure: Some(failure),
             anonymous_type_header: false,
-            identity: None,
         }
     }
 
@@ -106,14 +104,12 @@ impl World {
             reason: Reason::Signature(error.kind()),
             layer: Layer::Authentication,
             caller: Caller::Anonymous,
-            access_key_id: None,
             key_cache: None,
             route: Some(route),
             path: request.path(),
             trace,
             failure: Some(Failure::Signature(error)),
             anonymous_type_header: false,
-            identity: None,
         }
     }
 
@@ -245,13 +241,11 @@ impl World {
         Ok(match verifier.verify(&http, now, self)? {
             Verified::Anonymous => Authenticated {
                 caller: Caller::Anonymous,
-                access_key_id: None,
                 key_cache: None,
                 algorithm: None,
             },
             Verified::Signed(signed) => Authenticated {
-                caller: Caller::Signed(signed.principal),
-                access_key_id: Some(signed.access_key_id),
+                caller: Caller::Signed(signed.credential),
                 key_cache: Some(signed.cache),
                 algorithm: Some(signed.algorithm),
             },
@@ -267,7 +261,7 @@ impl World {
     fn decide<'w>(
         &'w self,
         route: Route<'w>,
-        auth: Authenticated<'w>,
+        auth: &Authenticated<'w>,
         request: &'w Request<'w>,
         now: SystemTime,
     ) -> Decision<'w> {
@@ -277,7 +271,7 @@ impl World {
         let context = RequestContext {
             world: self,
             request,
-            caller: auth.caller,
+            caller: auth.caller.clone(),
             service: route.service,
             network: route.network,
             vpc: route.vpc,
@@ -293,7 +287,7 @@ impl World {
             resource_buffer = [&*route.service.arn, context.path].concat();
             &resource_buffer
         };
-        let principal = match auth.caller {
+        let principal = match &auth.caller {
             Caller::Anonymous => policy::Principal::Anonymous,
             Caller::Signed(p) => policy::Principal::Aws(policy::AwsIdentity {
                 account: &p.account,
@@ -317,15 +311,13 @@ impl World {
             effect: Effect::Deny,
             reason: Reason::NoAllow(Layer::None),
             layer: Layer::None,
-            caller: auth.caller,
-            access_key_id: auth.access_key_id,
+            caller: auth.caller.clone(),
             key_cache: auth.key_cache,
             route: Some(route),
             path: request.path(),
             trace: SmallVec::new(),
             failure: None,
             anonymous_type_header: self.options.anonymous_identity_header,
-            identity: None,
         };
         let trace = &mut decision.trace;
         trace.push(LayerTrace::passed(Layer::Association));
@@ -350,7 +342,7 @@ impl World {
         let service_iam = route.service.auth_type == AuthType::AwsIam;
         if network_iam || service_iam {
             // Guardrails: SCPs constrain the caller's account, RCPs the service owner's account.
-            if let Caller::Signed(p) = auth.caller {
+            if let Caller::Signed(p) = &auth.caller {
                 self.guardrail(
                     Layer::ServiceControlPolicy,
                     p.account_index,
@@ -387,14 +379,15 @@ impl World {
             }
             // Lattice requires the caller's own identity policies to allow, even within one
             // account (lattice-auth §2.2). Anonymous callers have none to consult.
-            match auth.caller {
+            match &auth.caller {
                 Caller::Anonymous => trace.push(LayerTrace::skipped(
                     Layer::IdentityPolicy,
                     "anonymous caller",
                 )),
-                Caller::Signed(p) => {
+                Caller::Signed(signer) => {
+                    let policies = self.identity_policies(signer);
                     let mut result = LayerTrace::unmatched(Layer::IdentityPolicy, None);
-                    for named in &p.policies {
+                    for named in policies {
                         let t = evaluate(Layer::IdentityPolicy, named);
                         match t.outcome {
                             LayerOutcome::ExplicitDeny => {
@@ -408,7 +401,7 @@ impl World {
                             _ => {}
                         }
                     }
-                    if p.policies.is_empty() {
+                    if policies.is_empty() {
                         result.policy = Some("no identity-based policies attached");
                     }
                     trace.push(result);
@@ -441,12 +434,27 @@ impl World {
             None => {
                 decision.effect = Effect::Allow;
                 decision.reason = Reason::Allowed;
-                if let Caller::Signed(p) = auth.caller {
-                    decision.identity = Some(p.identity_headers(self));
+                if let Caller::Signed(p) = &auth.caller {
+                    // Rendered now, read by `Decision::identity_headers`.
+                    p.identity_headers(self);
                 }
             }
         }
         decision
+    }
+
+    /// The identity-based policies of a signer, as this world holds them: a sealed session's are
+    /// its role's (its own copy of them lives only as long as the decision, not the world).
+    fn identity_policies<'w>(&'w self, signer: &Signer<'w>) -> &'w [NamedPolicy] {
+        match signer {
+            Signer::Listed { principal, .. } => &principal.policies,
+            Signer::Sealed(session) => match &session.principal.kind {
+                PrincipalKind::AssumedRole { role_arn, .. } => {
+                    self.role(role_arn).map_or(&[], |role| &role.policies)
+                }
+                PrincipalKind::User => &[],
+            },
+        }
     }
 
     /// SCPs: every level of the caller's account path that has SCPs attached must allow; levels

@@ -15,7 +15,7 @@ use crate::policy::{self, Evaluation, MissReason, Outcome};
 use crate::sigv4::{self, CacheOutcome, SigV4Error, SigV4ErrorKind};
 
 use super::net::display_ip;
-use super::world::{IdentityHeaders, Principal, Service, ServiceNetwork, Vpc, VpcEndpoint};
+use super::world::{Principal, Service, ServiceNetwork, Signer, Vpc, VpcEndpoint};
 
 /// The only action of HTTP and gRPC services (lattice-auth §2.7).
 pub const INVOKE: &str = "vpc-lattice-svcs:Invoke";
@@ -87,12 +87,12 @@ impl<'a> Request<'a> {
 }
 
 /// Who is calling.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Caller<'w> {
     /// Unsigned request.
     Anonymous,
-    /// A verified principal.
-    Signed(&'w Principal),
+    /// A verified principal, with the credential that signed.
+    Signed(Signer<'w>),
 }
 
 impl Caller<'_> {
@@ -101,6 +101,22 @@ impl Caller<'_> {
         match self {
             Self::Anonymous => "anonymous",
             Self::Signed(p) => &p.arn,
+        }
+    }
+
+    /// The access key that signed, if any (not a secret; safe to log).
+    pub fn access_key_id(&self) -> Option<&str> {
+        match self {
+            Self::Anonymous => None,
+            Self::Signed(signer) => Some(signer.access_key_id()),
+        }
+    }
+
+    /// The principal, if signed.
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Self::Anonymous => None,
+            Self::Signed(signer) => Some(signer.principal()),
         }
     }
 }
@@ -434,12 +450,10 @@ pub struct Route<'w> {
 }
 
 /// The result of authentication.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Authenticated<'w> {
     /// The caller.
     pub caller: Caller<'w>,
-    /// The access key that signed.
-    pub access_key_id: Option<&'w str>,
     /// Key cache outcome, for metrics.
     pub key_cache: Option<CacheOutcome>,
     /// Signature algorithm.
@@ -479,8 +493,6 @@ pub struct Decision<'w> {
     pub layer: Layer,
     /// The caller (anonymous until authenticated).
     pub caller: Caller<'w>,
-    /// The access key that signed.
-    pub access_key_id: Option<&'w str>,
     /// Key cache outcome.
     pub key_cache: Option<CacheOutcome>,
     /// The route, when routing succeeded.
@@ -491,8 +503,6 @@ pub struct Decision<'w> {
     pub trace: SmallVec<[LayerTrace<'w>; 8]>,
     pub(super) failure: Option<Failure>,
     pub(super) anonymous_type_header: bool,
-    /// A signed caller's identity headers, on allow.
-    pub(super) identity: Option<&'w IdentityHeaders>,
 }
 
 impl<'w> Decision<'w> {
@@ -615,15 +625,15 @@ impl<'w> Decision<'w> {
 
     /// Identity headers to set upstream on allow (lattice-auth §6), in a fixed order. Anonymous
     /// callers get no identity header, or `Type=NONE` when the world asks for it (§11 q11).
-    pub fn identity_headers(&self) -> SmallVec<[(&'static str, &'w str); 5]> {
+    pub fn identity_headers(&self) -> SmallVec<[(&'static str, &str); 5]> {
         let mut out = SmallVec::new();
         let (Effect::Allow, Some(route)) = (self.effect, self.route) else {
             return out;
         };
-        match self.caller {
+        match &self.caller {
             // INVARIANT: `decide` renders them for every signed allow.
-            Caller::Signed(_) => {
-                if let Some(headers) = self.identity {
+            Caller::Signed(signer) => {
+                if let Some(headers) = signer.headers.get() {
                     out.push(("x-amzn-lattice-identity", &*headers.identity));
                     out.push(("x-amzn-lattice-identity-tags", &*headers.tags));
                 }

@@ -49,6 +49,39 @@ pub struct WorldSpec {
     /// Services.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceSpec>,
+    /// IAM OIDC identity providers: whose web identity tokens `AssumeRoleWithWebIdentity` takes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_id_connect_providers: Vec<OidcProviderSpec>,
+    /// The keys that seal and open the session tokens `lattice-authz sts` issues: the first
+    /// seals, every one opens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_keys: Vec<SessionKeySpec>,
+}
+
+/// An IAM OIDC identity provider (IAM's `CreateOpenIDConnectProvider`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcProviderSpec {
+    /// The issuer URL: `https://`, no port, no query; equal to the tokens' `iss`.
+    pub url: String,
+    /// The account the provider belongs to (defaults to the first account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The audiences (client ids) a token's `aud` must name one of.
+    pub client_id_list: Vec<String>,
+    /// The issuer's JSON Web Key Set, given like a secret (inline, `env` or `file`); Kubernetes
+    /// serves it at `/openid/v1/jwks`.
+    pub jwks: SecretSpec,
+}
+
+/// A session key: an id and 32 random bytes as standard base64, given like a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionKeySpec {
+    /// The key's id, written in clear in every token it seals.
+    pub id: String,
+    /// The 32 secret bytes, standard base64.
+    pub secret: SecretSpec,
 }
 
 /// An AWS Organization.
@@ -211,6 +244,16 @@ pub struct RoleSpec {
     /// Inline policies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<InlinePolicySpec>,
+    /// The trust policy (`AssumeRolePolicyDocument`): JSON text or a mapping. Without one (and
+    /// without `assumeRolePolicyDocumentFile`) the STS issues no session of the role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_policy_document: Option<serde_json::Value>,
+    /// A file holding the trust policy, relative to the world file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_policy_document_file: Option<String>,
+    /// Longest session the STS issues, in seconds: 3600 (the default) to 43200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_session_duration: Option<u32>,
     /// Active sessions (temporary credentials).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sessions: Vec<SessionSpec>,

@@ -14,6 +14,7 @@ use crate::sigv4::{self, Secret};
 
 use super::Map;
 use super::net::{Cidr, PrefixMap};
+pub use super::sessions::{SealedSession, Sessions};
 
 /// How a world is compiled: the policy-reading choices of lattice-auth §11.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct WorldOptions {
     pub aws_wildcard_matches_anonymous: bool,
     /// Send `x-amzn-lattice-identity: Type=NONE` for anonymous callers (lattice-auth §11 q11).
     pub anonymous_identity_header: bool,
+    /// Bound of the cache of opened session tokens, in (estimated) bytes.
+    pub session_cache_bytes: u64,
 }
 
 impl Default for WorldOptions {
@@ -35,6 +38,7 @@ impl Default for WorldOptions {
             bare_account_principal: true,
             aws_wildcard_matches_anonymous: true,
             anonymous_identity_header: false,
+            session_cache_bytes: super::sessions::DEFAULT_SESSION_CACHE_BYTES,
         }
     }
 }
@@ -145,9 +149,63 @@ pub struct Principal {
     pub policies: Vec<NamedPolicy>,
     /// Index into [`World::accounts`].
     pub account_index: Option<usize>,
+    /// For a session issued by `lattice-authz sts`: what its token adds to the request context.
+    pub token: Option<TokenFacts>,
     /// The identity headers, rendered at this principal's first allow and kept: a world of
     /// 100,000 users holds header text only for those that call (about 300 bytes each).
     pub(super) headers: OnceLock<IdentityHeaders>,
+}
+
+/// What a sealed session's token says beyond its principal: the condition keys only temporary
+/// credentials carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFacts {
+    /// `aws:TokenIssueTime`, seconds since the epoch.
+    pub issued_at: i64,
+    /// `aws:FederatedProvider`: the OIDC provider's ARN, for web identity sessions.
+    pub federated_provider: Option<Arc<str>>,
+    /// `aws:SourceIdentity`.
+    pub source_identity: Option<Arc<str>>,
+}
+
+/// An IAM role: what its sessions share, and what the STS checks before issuing one.
+#[derive(Debug)]
+pub struct Role {
+    /// `arn:aws:iam::A:role/path/name`.
+    pub arn: Arc<str>,
+    /// The name, without its path.
+    pub name: Arc<str>,
+    /// The unique id (`AROA…`), if given.
+    pub id: Option<Arc<str>>,
+    /// Account id.
+    pub account: Arc<str>,
+    /// Index into [`World::accounts`].
+    pub account_index: usize,
+    /// Role tags (a session's tags override those with the same key).
+    pub tags: Vec<(Arc<str>, Arc<str>)>,
+    /// Identity-based policies: every session's.
+    pub policies: Vec<NamedPolicy>,
+    /// The trust policy; without one, no session is issued.
+    pub trust_policy: Option<NamedPolicy>,
+    /// Longest session, in seconds.
+    pub max_session_duration: u32,
+}
+
+/// An IAM OIDC identity provider.
+#[derive(Debug)]
+pub struct OidcProvider {
+    /// The issuer URL, equal to its tokens' `iss`.
+    pub url: Arc<str>,
+    /// `arn:aws:iam::A:oidc-provider/<url without https://>`.
+    pub arn: Arc<str>,
+    /// The condition-key prefix: the URL without `https://` (`<prefix>:sub`).
+    pub key_prefix: Arc<str>,
+    /// Account id.
+    pub account: Arc<str>,
+    /// The audiences its tokens may name.
+    pub client_ids: Vec<Arc<str>>,
+    /// The issuer's signing keys.
+    pub jwks: crate::tokens::Jwks,
 }
 
 /// The identity header values of a principal (lattice-auth §6).
@@ -185,9 +243,9 @@ impl Principal {
     }
 }
 
-/// A credential by access key id.
+/// A credential the world lists, by access key id: a user's access key or a listed session.
 #[derive(Debug)]
-pub(super) struct CredentialEntry {
+pub struct CredentialEntry {
     pub(super) secret: Secret,
     pub(super) session_token: Option<Box<str>>,
     pub(super) expires_at: Option<SystemTime>,
@@ -317,6 +375,13 @@ pub struct World {
     pub services: Vec<Service>,
     pub(super) service_by_host: Map<Box<str>, usize>,
     pub(super) associations: AssociationMap,
+    /// Roles.
+    pub roles: Vec<Role>,
+    pub(super) role_by_arn: Map<Arc<str>, usize>,
+    /// OIDC identity providers.
+    pub oidc_providers: Vec<OidcProvider>,
+    /// The session keys and the sessions opened with them.
+    pub sessions: Sessions,
     /// Warnings found while building.
     pub warnings: Vec<Problem>,
 }
@@ -374,25 +439,112 @@ impl World {
             .and_then(|i| self.accounts.get(*i))
     }
 
+    /// The role with this ARN.
+    pub fn role(&self, arn: &str) -> Option<&Role> {
+        self.role_by_arn.get(arn).and_then(|i| self.roles.get(*i))
+    }
+
+    /// The OIDC provider of account `account` whose URL is `issuer`, compared exactly.
+    pub fn oidc_provider(&self, account: &str, issuer: &str) -> Option<&OidcProvider> {
+        self.oidc_providers
+            .iter()
+            .find(|p| *p.url == *issuer && *p.account == *account)
+    }
+
     /// Number of credentials (access keys and sessions).
     pub fn credential_count(&self) -> usize {
         self.credentials.len()
     }
 }
 
-impl sigv4::CredentialSource for World {
-    type Principal = Principal;
+/// The credential that signed a request and the principal behind it: one the world lists, or a
+/// session sealed into its own token.
+#[derive(Debug, Clone)]
+pub enum Signer<'w> {
+    /// A user's access key or a session the world lists.
+    Listed {
+        /// The access key id, as the world holds it.
+        access_key_id: &'w str,
+        /// Its secret, token and expiry.
+        entry: &'w CredentialEntry,
+        /// The principal it names.
+        principal: &'w Principal,
+    },
+    /// A session issued by `lattice-authz sts`, opened from the token the request presented.
+    Sealed(Arc<SealedSession>),
+}
 
-    fn credential(&self, access_key_id: &str) -> Option<sigv4::Credential<'_, Principal>> {
-        let (key, entry) = self.credentials.get_key_value(access_key_id)?;
-        let principal = self.principals.get(entry.principal)?;
-        Some(sigv4::Credential {
-            access_key_id: key,
-            secret: &entry.secret,
-            session_token: entry.session_token.as_deref(),
-            expires_at: entry.expires_at,
-            principal,
-        })
+impl Signer<'_> {
+    /// The access key id that signed (not a secret; safe to log).
+    pub fn access_key_id(&self) -> &str {
+        match self {
+            Self::Listed { access_key_id, .. } => access_key_id,
+            Self::Sealed(session) => &session.access_key_id,
+        }
+    }
+
+    /// The principal behind the credential.
+    pub fn principal(&self) -> &Principal {
+        match self {
+            Self::Listed { principal, .. } => principal,
+            Self::Sealed(session) => &session.principal,
+        }
+    }
+}
+
+impl std::ops::Deref for Signer<'_> {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        self.principal()
+    }
+}
+
+impl sigv4::KnownCredential for Signer<'_> {
+    fn access_key_id(&self) -> &str {
+        Signer::access_key_id(self)
+    }
+
+    fn secret(&self) -> &Secret {
+        match self {
+            Self::Listed { entry, .. } => &entry.secret,
+            Self::Sealed(session) => &session.secret,
+        }
+    }
+
+    fn session_token(&self) -> Option<&[u8]> {
+        match self {
+            Self::Listed { entry, .. } => entry.session_token.as_deref().map(str::as_bytes),
+            Self::Sealed(session) => Some(&session.token),
+        }
+    }
+
+    fn expires_at(&self) -> Option<SystemTime> {
+        match self {
+            Self::Listed { entry, .. } => entry.expires_at,
+            Self::Sealed(session) => Some(session.expires_at),
+        }
+    }
+}
+
+impl sigv4::CredentialSource for World {
+    type Credential<'s> = Signer<'s>;
+
+    fn credential<'s>(
+        &'s self,
+        access_key_id: &str,
+        session_token: Option<&[u8]>,
+    ) -> Option<Signer<'s>> {
+        if let Some((key, entry)) = self.credentials.get_key_value(access_key_id) {
+            let principal = self.principals.get(entry.principal)?;
+            return Some(Signer::Listed {
+                access_key_id: key,
+                entry,
+                principal,
+            });
+        }
+        let session = self.sessions.open(self, session_token?)?;
+        (*session.access_key_id == *access_key_id).then_some(Signer::Sealed(session))
     }
 }
 
@@ -483,6 +635,7 @@ mod tests {
             tags: Vec::new(),
             policies: Vec::new(),
             account_index: None,
+            token: None,
             headers: OnceLock::new(),
         }
     }

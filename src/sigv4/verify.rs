@@ -17,7 +17,7 @@ use super::canonical::{self, Buf, QueryPlus};
 use super::error::{Echo, MissingParams, ScopeProblems, SigV4Error, Timestamp, Window};
 use super::headers::{self, Found, Read, check_signed_headers, glob_match, is_signed, lines};
 use super::{
-    Algorithm, CacheKey, CacheOutcome, CredentialSource, Explanation, HttpRequest,
+    Algorithm, CacheKey, CacheOutcome, CredentialSource, Explanation, HttpRequest, KnownCredential,
     MAX_EXPIRES_SECS, PathEncoding, PayloadMode, Secret, Settings, SignatureLocation, Signed,
     SigningKey, UNSIGNED_PAYLOAD, Verified, Verifier, crypto, parse, split_target, time,
 };
@@ -33,8 +33,6 @@ struct Prepared<'r, 'b> {
     scope: Cow<'r, [u8]>,
     /// The request timestamp text (`YYYYMMDDTHHMMSSZ`).
     date: Cow<'r, [u8]>,
-    /// Index into `Settings::regions` (SigV4).
-    region: usize,
     /// The presented session token, if any.
     token: Option<Cow<'r, [u8]>>,
     signature: Option<Cow<'r, [u8]>>,
@@ -101,10 +99,10 @@ impl Verifier {
     /// The returned access key id borrows from the request, hence the shared lifetime `'s`.
     pub fn verify<'s, C: CredentialSource>(
         &self,
-        request: &HttpRequest<'s>,
+        request: &HttpRequest<'_>,
         now: SystemTime,
         credentials: &'s C,
-    ) -> Result<Verified<'s, C::Principal>, SigV4Error> {
+    ) -> Result<Verified<C::Credential<'s>>, SigV4Error> {
         let now = time::unix_secs(now);
         let mut suffix = Buf::new();
         let Some(prepared) = self.prepare(request, now, &mut suffix)? else {
@@ -113,22 +111,20 @@ impl Verifier {
         // Step 8: the credential.
         let access_key_id = std::str::from_utf8(&prepared.access_key_id)
             .map_err(|_| SigV4Error::UnrecognizedClient)?;
+        let presented = prepared.token.as_deref();
         let credential = credentials
-            .credential(access_key_id)
+            .credential(access_key_id, presented)
             .ok_or(SigV4Error::UnrecognizedClient)?;
-        // The source's own copy: the request's may have been escaped, and what is returned must
-        // outlive this call.
-        let access_key_id = credential.access_key_id;
-        let token_ok = match (credential.session_token, prepared.token.as_deref()) {
+        let token_ok = match (credential.session_token(), presented) {
             (None, None) => true,
-            (Some(expected), Some(presented)) => crypto::ct_eq(expected.as_bytes(), presented),
+            (Some(expected), Some(presented)) => crypto::ct_eq(expected, presented),
             _ => false,
         };
         if !token_ok {
             return Err(SigV4Error::UnrecognizedClient);
         }
         if credential
-            .expires_at
+            .expires_at()
             .is_some_and(|at| time::unix_secs(at) <= now)
         {
             return Err(SigV4Error::ExpiredToken);
@@ -136,12 +132,11 @@ impl Verifier {
         // Step 9: the signature.
         let signature = prepared.signature.as_deref().unwrap_or_default();
         let (cache, path_encoding) = match prepared.algorithm {
-            Algorithm::SigV4 => self.check_v4(&prepared, credential.secret, signature)?,
-            Algorithm::SigV4A => self.check_v4a(&prepared, credential.secret, signature)?,
+            Algorithm::SigV4 => self.check_v4(&prepared, credential.secret(), signature)?,
+            Algorithm::SigV4A => self.check_v4a(&prepared, credential.secret(), signature)?,
         };
         Ok(Verified::Signed(Signed {
-            principal: credential.principal,
-            access_key_id,
+            credential,
             algorithm: prepared.algorithm,
             location: prepared.location,
             cache,
@@ -376,10 +371,10 @@ impl Verifier {
                 });
             }
         };
-        let mut problems = ScopeProblems::default();
-        let region_index =
-            region.and_then(|r| self.settings.regions.iter().position(|x| x.as_bytes() == r));
-        problems.region = region.is_some() && region_index.is_none();
+        let mut problems = ScopeProblems {
+            region: region.is_some_and(|r| !self.settings.accepts_region(r)),
+            ..ScopeProblems::default()
+        };
         if service != self.settings.service.as_bytes() {
             problems.service = Some(Echo::new(self.settings.service.as_bytes()));
         }
@@ -395,13 +390,14 @@ impl Verifier {
         }
         if sigv4a {
             let set = region_set.as_deref().unwrap_or_default();
-            let covered = set.split(|&b| b == b',').any(|entry| {
-                let entry = entry.trim_ascii();
-                self.settings
-                    .regions
-                    .iter()
-                    .any(|r| glob_match(entry, r.as_bytes()))
-            });
+            let covered = self.settings.any_region
+                || set.split(|&b| b == b',').any(|entry| {
+                    let entry = entry.trim_ascii();
+                    self.settings
+                        .regions
+                        .iter()
+                        .any(|r| glob_match(entry, r.as_bytes()))
+                });
             if !covered {
                 return Err(SigV4Error::RegionSetMismatch);
             }
@@ -437,7 +433,6 @@ impl Verifier {
             access_key_id,
             scope,
             date,
-            region: region_index.unwrap_or_default(),
             token,
             signature: params.signature,
             method: request.method.as_bytes(),
@@ -520,11 +515,11 @@ impl Verifier {
             Some(found) if *found.scope == *prepared.scope => (&found.key, CacheOutcome::Hit),
             _ => {
                 let date = prepared.date.get(..8).unwrap_or_default();
-                let region = self
-                    .settings
-                    .regions
-                    .get(prepared.region)
-                    .map(String::as_bytes)
+                // `YYYYMMDD/REGION/SERVICE/aws4_request`, checked in `prepare`.
+                let region = prepared
+                    .scope
+                    .split(|&b| b == b'/')
+                    .nth(1)
                     .unwrap_or_default();
                 let key = crypto::signing_key(
                     secret.expose(),

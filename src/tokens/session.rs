@@ -143,7 +143,9 @@ fn valid_key_id(id: &[u8]) -> bool {
 
 // === impl Keyring ===
 
-/// The world's session keys: the first seals, every one opens. Ids are unique.
+/// The world's session keys: the first seals, every one opens. Ids are unique. The default ring
+/// is empty.
+#[derive(Default)]
 pub struct Keyring {
     keys: Vec<SessionKey>,
 }

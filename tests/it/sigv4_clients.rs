@@ -64,7 +64,7 @@ fn every_recorded_client_request_verifies() {
         let verifier = Verifier::new(Settings::lattice(REGION));
         let outcome = verifier.verify(&raw.view(&headers), at(fields["now"]), &creds);
         let got = match outcome {
-            Ok(Verified::Signed(s)) => format!("principal {}", s.principal),
+            Ok(Verified::Signed(s)) => format!("principal {}", s.credential.principal),
             Ok(Verified::Anonymous) => "anonymous".to_owned(),
             Err(e) => body(&e),
         };
@@ -182,7 +182,7 @@ fn verify(
     let creds = creds();
     match Verifier::new(settings).verify(&raw.view(&headers), signed_at(), &creds) {
         Ok(Verified::Signed(s)) => Ok((
-            s.principal.clone(),
+            s.credential.principal.clone(),
             s.algorithm,
             s.location,
             s.path_encoding,
@@ -282,10 +282,12 @@ fn cache_hits_after_the_first_request() {
             },
         );
         let headers = raw.header_list();
-        let outcome = |v: Result<Verified<'_, String>, SigV4Error>| match v {
-            Ok(Verified::Signed(s)) => s.cache,
-            other => panic!("{other:?}"),
-        };
+        let outcome =
+            |v: Result<Verified<lattice_authz::sigv4::Credential<'_, String>>, SigV4Error>| match v
+            {
+                Ok(Verified::Signed(s)) => s.cache,
+                other => panic!("{other:?}"),
+            };
         assert_eq!(
             outcome(verifier.verify(&raw.view(&headers), signed_at(), &creds)),
             CacheOutcome::Miss

@@ -213,9 +213,13 @@ impl Creds {
 }
 
 impl CredentialSource for Creds {
-    type Principal = String;
+    type Credential<'s> = Credential<'s, String>;
 
-    fn credential(&self, access_key_id: &str) -> Option<Credential<'_, String>> {
+    fn credential<'s>(
+        &'s self,
+        access_key_id: &str,
+        _session_token: Option<&[u8]>,
+    ) -> Option<Credential<'s, String>> {
         self.0
             .get_key_value(access_key_id)
             .map(|(key, e)| Credential {

@@ -27,7 +27,7 @@ fn run_case(http: &Path, creds: &Creds) -> Result<(), String> {
     let outcome =
         match Verifier::new(settings).verify(&raw.view(&headers), at(fields["now"]), creds) {
             Ok(Verified::Anonymous) => "anonymous".to_owned(),
-            Ok(Verified::Signed(s)) => format!("principal {}", s.principal),
+            Ok(Verified::Signed(s)) => format!("principal {}", s.credential.principal),
             Err(e) => body(&e),
         };
     (outcome == fields["outcome"]).then_some(()).ok_or_else(|| {

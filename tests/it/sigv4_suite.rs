@@ -132,9 +132,9 @@ fn run_case(dir: &Path, run: &mut Run) {
             let Ok(Verified::Signed(signed)) = outcome else {
                 panic!("{label}: {outcome:?}");
             };
-            assert_eq!(signed.principal, &principal, "{label}");
+            assert_eq!(signed.credential.principal, &principal, "{label}");
             assert_eq!(
-                signed.access_key_id, ctx.credentials.access_key_id,
+                signed.credential.access_key_id, ctx.credentials.access_key_id,
                 "{label}"
             );
             assert_eq!(

@@ -12,8 +12,14 @@ use super::{Builder, valid_account};
 use crate::lattice::Map;
 use crate::lattice::spec::{self, WorldSpec};
 use crate::lattice::world::{
-    Account, CredentialEntry, NamedPolicy, Organization, Principal, PrincipalKind,
+    self, Account, CredentialEntry, NamedPolicy, Organization, Principal, PrincipalKind,
 };
+
+/// A role's longest session when the world does not say (IAM's default).
+const DEFAULT_MAX_SESSION_DURATION: u32 = 3600;
+
+/// Largest trust policy, in bytes: IAM's quota for a role trust policy, raised to its maximum.
+const MAX_TRUST_POLICY_BYTES: usize = 4096;
 
 /// The AWS managed policies the world knows by name.
 const AWS_MANAGED: &[(&str, &str)] = &[
@@ -260,18 +266,20 @@ impl Builder<'_> {
 
     /// Users, then roles with their sessions: every principal, and the credentials that name
     /// them.
-    pub(super) fn principals(
+    pub(super) fn principals<'a>(
         &mut self,
         spec: &WorldSpec,
-        managed: &Map<String, NamedPolicy>,
+        managed: &'a Map<String, NamedPolicy>,
         accounts: &mut Vec<Account>,
         account_index: &mut Map<Arc<str>, usize>,
-        partition: &str,
-    ) -> (Vec<Principal>, Map<Box<str>, CredentialEntry>) {
+        partition: &'a str,
+    ) -> Principals<'a> {
         let mut out = Principals {
             partition,
             managed,
             list: Vec::new(),
+            roles: Vec::new(),
+            role_by_arn: Map::default(),
             credentials: Map::default(),
             key_owner: Map::default(),
             seen_arns: HashSet::new(),
@@ -285,7 +293,7 @@ impl Builder<'_> {
         // Pushing one by one left up to half the capacity unused (100,000 principals in room
         // for 131,072); the world never grows.
         out.list.shrink_to_fit();
-        (out.list, out.credentials)
+        out
     }
 
     /// An IAM user and its active access keys.
@@ -341,6 +349,7 @@ impl Builder<'_> {
             tags,
             policies,
             account_index: Some(account_i),
+            token: None,
         });
         for (j, k) in u.access_keys.iter().enumerate() {
             let kp = format!("{p}/accessKeys/{j}");
@@ -424,6 +433,67 @@ impl Builder<'_> {
         for (j, s) in r.sessions.iter().enumerate() {
             self.session(&format!("{p}/sessions/{j}"), s, &role, out);
         }
+        let trust_policy = self.trust_policy(p, r);
+        let max_session_duration = match r.max_session_duration {
+            None => DEFAULT_MAX_SESSION_DURATION,
+            Some(d) if (3600..=43_200).contains(&d) => d,
+            Some(d) => {
+                self.error(
+                    format!("{p}/maxSessionDuration"),
+                    format!("{d} is not a maximum session duration"),
+                    Some("3600 (one hour, the default) to 43200 (twelve hours) seconds"),
+                );
+                DEFAULT_MAX_SESSION_DURATION
+            }
+        };
+        out.role_by_arn.insert(role.arn.clone(), out.roles.len());
+        out.roles.push(world::Role {
+            arn: role.arn,
+            name: role.name.into(),
+            id: r.role_id.as_deref().map(Arc::from),
+            account: role.account_id,
+            account_index: role.account_index,
+            tags: r
+                .tags
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+            policies: role.policies,
+            trust_policy,
+            max_session_duration,
+        });
+    }
+
+    /// A role's trust policy (`assumeRolePolicyDocument`, or the file it names): a resource
+    /// policy on the role, of at most [`MAX_TRUST_POLICY_BYTES`].
+    fn trust_policy(&mut self, p: &str, r: &spec::RoleSpec) -> Option<NamedPolicy> {
+        let document = match (
+            &r.assume_role_policy_document,
+            &r.assume_role_policy_document_file,
+        ) {
+            (None, None) => return None,
+            (Some(_), Some(_)) => {
+                self.error(
+                    format!("{p}/assumeRolePolicyDocumentFile"),
+                    "give `assumeRolePolicyDocument` or `assumeRolePolicyDocumentFile`, not both",
+                    None,
+                );
+                return None;
+            }
+            (document, file) => spec::DocumentSpec {
+                document: document.clone(),
+                document_file: file.clone(),
+            },
+        };
+        let pointer = format!("{p}/assumeRolePolicyDocument");
+        let text = self.document_text(&document, &pointer)?;
+        self.policy(
+            &format!("trust policy of {}", r.arn),
+            &text,
+            PolicyKind::Trust,
+            MAX_TRUST_POLICY_BYTES,
+            &pointer,
+        )
     }
 
     /// A session of `role`, with its temporary credentials.
@@ -486,6 +556,7 @@ impl Builder<'_> {
             tags,
             policies: role.policies.clone(),
             account_index: Some(role.account_index),
+            token: None,
         });
         let Some(secret) = self.secret(&s.secret_access_key, &format!("{sp}/secretAccessKey"))
         else {
@@ -540,13 +611,15 @@ impl Builder<'_> {
 }
 
 /// The principals and credentials built so far, with what they are checked against.
-struct Principals<'a> {
+pub(super) struct Principals<'a> {
     /// The world's partition: every ARN must be in it.
     partition: &'a str,
     /// The managed policies principals may name.
     managed: &'a Map<String, NamedPolicy>,
-    list: Vec<Principal>,
-    credentials: Map<Box<str>, CredentialEntry>,
+    pub(super) list: Vec<Principal>,
+    pub(super) roles: Vec<world::Role>,
+    pub(super) role_by_arn: Map<Arc<str>, usize>,
+    pub(super) credentials: Map<Box<str>, CredentialEntry>,
     /// Access key id → the ARN of its owner, to name both owners of a key given twice.
     key_owner: Map<String, String>,
     /// The ARNs of the users and roles so far.

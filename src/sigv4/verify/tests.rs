@@ -10,8 +10,12 @@ use crate::sigv4::{Credential, Header};
 struct OneKey(Secret);
 
 impl CredentialSource for OneKey {
-    type Principal = &'static str;
-    fn credential(&self, access_key_id: &str) -> Option<Credential<'_, &'static str>> {
+    type Credential<'s> = Credential<'s, &'static str>;
+    fn credential<'s>(
+        &'s self,
+        access_key_id: &str,
+        _session_token: Option<&[u8]>,
+    ) -> Option<Credential<'s, &'static str>> {
         (access_key_id == "AKIDEXAMPLE").then_some(Credential {
             access_key_id: "AKIDEXAMPLE",
             secret: &self.0,
@@ -59,7 +63,7 @@ fn verify_get(
         body: None,
     };
     match verifier.verify(&request, at, keys) {
-        Ok(Verified::Signed(s)) => Ok(Some((*s.principal, s.cache))),
+        Ok(Verified::Signed(s)) => Ok(Some((*s.credential.principal, s.cache))),
         Ok(Verified::Anonymous) => Ok(None),
         Err(e) => Err(e.to_string()),
     }
