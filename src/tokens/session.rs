@@ -69,6 +69,7 @@ const REDACTED: &str = "** redacted **";
 
 /// One session key: an id (1–64 characters of `[A-Za-z0-9._-]`) and 32 secret bytes. `Debug`
 /// shows the id only.
+#[derive(Clone)]
 pub struct SessionKey {
     id: Box<str>,
     /// The id's length as the token's length byte (at most 64, checked when built).
@@ -145,7 +146,7 @@ fn valid_key_id(id: &[u8]) -> bool {
 
 /// The world's session keys: the first seals, every one opens. Ids are unique. The default ring
 /// is empty.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Keyring {
     keys: Vec<SessionKey>,
 }
