@@ -77,6 +77,64 @@ pub fn sign_lattice(
     all
 }
 
+/// Signs an STS call the way botocore does: a form body whose hash is signed (no
+/// `x-amz-content-sha256` header), service `sts`, any `region`. Returns every header to send.
+///
+/// # Panics
+///
+/// If the signer rejects its input: test input is fixed.
+#[expect(
+    clippy::expect_used,
+    reason = "test builder: fixed input, fails loudly"
+)]
+pub fn sign_sts(
+    host: &str,
+    body: &str,
+    creds: (&str, &str, Option<&str>),
+    region: &str,
+    time: SystemTime,
+) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = vec![
+        ("host".into(), host.into()),
+        (
+            "content-type".into(),
+            "application/x-www-form-urlencoded; charset=utf-8".into(),
+        ),
+    ];
+    let (access_key_id, secret, token) = creds;
+    let identity = Credentials::new(
+        access_key_id,
+        secret,
+        token.map(str::to_owned),
+        None,
+        "test-util",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("sts")
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing parameters")
+        .into();
+    let uri = format!("http://{host}/");
+    let request = SignableRequest::new(
+        "POST",
+        uri,
+        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .expect("signable request");
+    let (instructions, _) = sign(request, &params).expect("signature").into_parts();
+    let (added, _) = instructions.into_parts();
+    for h in added {
+        all.push((h.name().to_owned(), h.value().to_owned()));
+    }
+    all
+}
+
 /// How Envoy hands headers over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderMode {

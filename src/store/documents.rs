@@ -307,9 +307,26 @@ fn merge_part(
     doc: usize,
     origins: &mut Origins,
 ) -> Result<(), MergeError> {
+    // Every field named, so that a new one cannot be dropped by a merge unnoticed.
+    let WorldSpec {
+        partition,
+        region,
+        organizations,
+        accounts,
+        managed_policies,
+        users,
+        roles,
+        vpcs,
+        security_groups,
+        vpc_endpoints,
+        service_networks,
+        services,
+        open_id_connect_providers,
+        session_keys,
+    } = part;
     for (name, mine, theirs) in [
-        ("partition", &mut into.partition, part.partition),
-        ("region", &mut into.region, part.region),
+        ("partition", &mut into.partition, partition),
+        ("region", &mut into.region, region),
     ] {
         match (mine.as_deref(), theirs) {
             (Some(a), Some(b)) if a != b => {
@@ -325,7 +342,7 @@ fn merge_part(
     }
     macro_rules! extend {
         ($field:ident, $name:literal) => {
-            for (local, item) in part.$field.into_iter().enumerate() {
+            for (local, item) in $field.into_iter().enumerate() {
                 origins.items.insert(
                     ($name.to_owned(), into.$field.len()),
                     (file.clone(), doc, local),
@@ -344,6 +361,8 @@ fn merge_part(
     extend!(vpc_endpoints, "vpcEndpoints");
     extend!(service_networks, "serviceNetworks");
     extend!(services, "services");
+    extend!(open_id_connect_providers, "openIdConnectProviders");
+    extend!(session_keys, "sessionKeys");
     Ok(())
 }
 
