@@ -155,6 +155,14 @@ pub const GRPC_HANDLED: &str = "grpc_server_handled_total";
 /// `grpc_server_handling_seconds{grpc_type, grpc_service, grpc_method}`.
 pub const GRPC_HANDLING: &str = "grpc_server_handling_seconds";
 
+// === Log output (issue 24) ===
+
+/// `lattice_authz_log_lines_dropped_total`: log lines (nearly all of them decision lines)
+/// dropped because standard output did not keep up; read from `logging` at each scrape.
+pub const LOG_LINES_DROPPED: &str = "lattice_authz_log_lines_dropped_total";
+
+// === end of log output ===
+
 /// The `decision` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecisionLabel {
@@ -259,6 +267,8 @@ pub struct Metrics {
     last_reload_failure: Gauge,
     snapshot_generation: Gauge,
     grpc: Vec<(GrpcMethod, GrpcHandles)>,
+    /// [`LOG_LINES_DROPPED`], set from the process's count at each scrape.
+    log_lines_dropped: Counter,
 }
 
 const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
@@ -422,7 +432,16 @@ impl Metrics {
             .collect();
         r.register_gauge(&key(BUILD_INFO, &[("version", version)]), &METADATA)
             .set(1.0);
+        describe(
+            r,
+            LOG_LINES_DROPPED,
+            Unit::Count,
+            "Log lines dropped because standard output did not keep up.",
+            Kind::Counter,
+        );
+        let log_lines_dropped = counter(LOG_LINES_DROPPED, &[]);
         Self {
+            log_lines_dropped,
             checks,
             check_duration: Default::default(),
             sigv4_duration: DurationHistogram::default(),
@@ -514,6 +533,8 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
+        self.log_lines_dropped
+            .absolute(crate::logging::dropped_lines());
         let mut out = self.handle.render();
         let decisions = [
             DecisionLabel::Allow,
