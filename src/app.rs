@@ -91,13 +91,10 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
 
     poll_once(&store, &metrics, &health, clock.as_ref()).await;
 
-    let grpc_listener =
-        TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| AppError::Bind {
-                addr: settings.listen,
-                source,
-            })?;
+    let grpc_listener = accept::bind(settings.listen).map_err(|source| AppError::Bind {
+        addr: settings.listen,
+        source,
+    })?;
     let metrics_listener = TcpListener::bind(settings.metrics_listen)
         .await
         .map_err(|source| AppError::Bind {
@@ -136,6 +133,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     // No `timeout` here: tonic answers its own as CANCELLED and counts it nowhere; the guard in
     // `layers` answers DEADLINE_EXCEEDED and counts it.
     let router = tonic::transport::Server::builder()
+        .max_concurrent_streams(settings.max_streams_per_connection)
         .layer(workers::layers(
             settings.max_concurrent_checks,
             settings.check_timeout,
@@ -163,6 +161,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         worker_count,
         &shutdown_rx,
         grace,
+        settings.grpc_idle_timeout,
         draining,
     )?;
 

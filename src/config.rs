@@ -106,7 +106,9 @@ pub struct Settings {
     pub aws_wildcard_matches_anonymous: bool,
     /// Send `x-amzn-lattice-identity: Type=NONE` for anonymous callers.
     pub anonymous_identity_header: bool,
-    /// Checks in flight at once; more are shed with `RESOURCE_EXHAUSTED`.
+    /// Checks being decided at once (their request message has arrived, their answer is not
+    /// ready); more are shed with `RESOURCE_EXHAUSTED`. A stream still waiting for its request
+    /// does not count.
     pub max_concurrent_checks: usize,
     /// Deadline of one check; past it the check fails (`DEADLINE_EXCEEDED`), never allows.
     pub check_timeout: Duration,
@@ -115,6 +117,12 @@ pub struct Settings {
     /// gRPC worker threads, each serving its connections on an event loop of its own; 0 is one
     /// per CPU the process may use.
     pub workers: usize,
+    /// Streams one gRPC connection may have open at once (HTTP/2
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`); a client asking for more waits or opens another
+    /// connection.
+    pub max_streams_per_connection: u32,
+    /// Time a gRPC connection may go without sending a byte before it is closed.
+    pub grpc_idle_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -146,6 +154,8 @@ impl Default for Settings {
             check_timeout: Duration::from_millis(200),
             shutdown_grace: Duration::from_secs(10),
             workers: 0,
+            max_streams_per_connection: DEFAULT_MAX_STREAMS_PER_CONNECTION,
+            grpc_idle_timeout: DEFAULT_GRPC_IDLE_TIMEOUT,
         }
     }
 }
@@ -180,6 +190,8 @@ pub struct RawSettings {
     check_timeout_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
     workers: Option<usize>,
+    max_streams_per_connection: Option<u64>,
+    grpc_idle_timeout_secs: Option<u64>,
 }
 
 /// Settings given on the command line (highest precedence).
@@ -291,6 +303,16 @@ pub const DEFAULT_METRICS_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30)
 /// a few MiB.
 pub const DEFAULT_METRICS_MAX_CONNECTIONS: usize = 256;
 
+/// Default of [`Settings::max_streams_per_connection`]: Envoy multiplexes a worker's Checks on
+/// one connection, and its default circuit breaker allows 1,024 requests in flight to a cluster,
+/// so Envoy never meets this limit; a client that opens streams and sends nothing on them holds
+/// at most this many per connection.
+pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 1024;
+
+/// Default of [`Settings::grpc_idle_timeout`]: Envoy sends Checks on its connections all the
+/// time, so only a connection its client abandoned stays silent this long.
+pub const DEFAULT_GRPC_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Every setting's environment variable, with what it sets.
 pub const ENV_KEYS: &[(&str, &str)] = &[
     ("LISTEN", "gRPC listen address"),
@@ -335,10 +357,21 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "ANONYMOUS_IDENTITY_HEADER",
         "send Type=NONE for anonymous callers",
     ),
-    ("MAX_CONCURRENT_CHECKS", "checks in flight before shedding"),
+    (
+        "MAX_CONCURRENT_CHECKS",
+        "checks being decided at once before shedding",
+    ),
     ("CHECK_TIMEOUT_MS", "deadline of one check"),
     ("SHUTDOWN_GRACE_MS", "drain time on SIGTERM"),
     ("WORKERS", "gRPC worker threads (0: one per CPU)"),
+    (
+        "MAX_STREAMS_PER_CONNECTION",
+        "gRPC streams one connection may have open",
+    ),
+    (
+        "GRPC_IDLE_TIMEOUT_SECS",
+        "time a silent gRPC connection stays open",
+    ),
 ];
 
 impl RawSettings {
@@ -390,6 +423,11 @@ impl RawSettings {
         num_var("SESSION_CACHE_BYTES", &mut self.session_cache_bytes);
         num_var("CHECK_TIMEOUT_MS", &mut self.check_timeout_ms);
         num_var("SHUTDOWN_GRACE_MS", &mut self.shutdown_grace_ms);
+        num_var(
+            "MAX_STREAMS_PER_CONNECTION",
+            &mut self.max_streams_per_connection,
+        );
+        num_var("GRPC_IDLE_TIMEOUT_SECS", &mut self.grpc_idle_timeout_secs);
         num_var(
             "METRICS_HEADER_TIMEOUT_MS",
             &mut self.metrics_header_timeout_ms,
@@ -578,6 +616,20 @@ impl Settings {
             1,
             65_536,
         );
+        let max_streams_per_connection = bounded(
+            "max_streams_per_connection",
+            raw.max_streams_per_connection,
+            u64::from(d.max_streams_per_connection),
+            1,
+            65_536,
+        );
+        let grpc_idle_timeout = Duration::from_secs(bounded(
+            "grpc_idle_timeout_secs",
+            raw.grpc_idle_timeout_secs,
+            d.grpc_idle_timeout.as_secs(),
+            1,
+            86_400,
+        ));
         if !problems.is_empty() {
             return Err(InvalidSettings(problems));
         }
@@ -618,6 +670,9 @@ impl Settings {
             check_timeout,
             shutdown_grace,
             workers: usize::try_from(workers).unwrap_or(d.workers),
+            max_streams_per_connection: u32::try_from(max_streams_per_connection)
+                .unwrap_or(d.max_streams_per_connection),
+            grpc_idle_timeout,
         })
     }
 }

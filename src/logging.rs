@@ -10,15 +10,25 @@
 //! - [`Stdout::line`] writes a line in the same format without going through `tracing` at all:
 //!   the decision line of every Check takes this path when the JSON format is installed
 //!   ([`install_direct`]), which saves the event dispatch, the field visitor and a copy.
-//! - [`Stdout`] batches lines in a 64 KiB buffer, written when full, when an event at `WARN` or
-//!   above arrives, and at least every 100 ms by a flusher thread; [`FlushGuard`] writes the rest
-//!   when the process ends. A batch is written with one call, so lines never interleave.
+//! - [`Stdout`] batches lines in a buffer that a writer thread writes when 64 KiB have gathered,
+//!   when an event at `WARN` or above arrives, and at least every 100 ms; [`FlushGuard`] writes
+//!   the rest when the process ends. A batch is written with one call, so lines never
+//!   interleave.
+//!
+//! The buffer is bounded ([`MAX_PENDING_BYTES`]): when standard output does not keep up (a log
+//! collector that stalls, a pipe nobody reads) and the buffer is full, a line is dropped and
+//! counted ([`dropped_lines`], exported as `lattice_authz_log_lines_dropped_total`) instead of
+//! waiting. A Check only ever appends to the buffer: it never writes, so a blocked standard
+//! output never slows or stops a decision, and memory stays bounded whatever the flood of
+//! denies. A burst the writer cannot write at once waits in the buffer: at about 640 bytes a
+//! decision line, 4 MiB holds some 6,500 lines, so ordinary load drops nothing.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber};
@@ -26,10 +36,25 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Bytes buffered before a write.
+/// Bytes gathered before the writer writes them.
 const BUFFER_BYTES: usize = 64 * 1024;
 /// Longest a line waits in the buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Most bytes waiting to be written; a line that does not fit is dropped and counted. (While
+/// the writer writes one batch of up to this size, the next one gathers: at most twice this is
+/// held.)
+pub const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
+
+/// The lines dropped by the process's standard output ([`Stdout::start`]), for its metric.
+static PROCESS_DROPPED: OnceLock<Arc<Shared>> = OnceLock::new();
+
+/// Log lines the process dropped because standard output did not keep up (0 before
+/// [`Stdout::start`]).
+pub fn dropped_lines() -> u64 {
+    PROCESS_DROPPED
+        .get()
+        .map_or(0, |shared| shared.dropped.load(Ordering::Relaxed))
+}
 
 /// One JSON object per line (see the module docs).
 #[derive(Debug, Clone, Copy, Default)]
@@ -290,55 +315,100 @@ impl<W: fmt::Write + ?Sized> fmt::Write for Escaped<'_, W> {
     }
 }
 
-/// Standard output, written in batches (see the module docs).
+/// Standard output, written in batches by a writer thread (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Stdout {
+    /// Lines waiting for the writer.
     buffer: Arc<Mutex<Vec<u8>>>,
+    shared: Arc<Shared>,
 }
 
+/// What the lines' writers and the writer thread share besides the buffer.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Wakes the writer: a batch is full, or a line is urgent.
+    wake: Condvar,
+    /// A line at `WARN` or above is waiting.
+    urgent: AtomicBool,
+    /// Lines dropped because the buffer was full.
+    dropped: AtomicU64,
+}
+
+/// Where batches go: held by whoever writes one, so that batches leave in order.
+type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+
 /// Writes whatever is still buffered when dropped (at the end of `main`).
-#[derive(Debug)]
 #[must_use = "dropping the guard flushes the log; keep it until the process ends"]
-pub struct FlushGuard(Stdout);
+pub struct FlushGuard {
+    out: Stdout,
+    sink: Sink,
+}
+
+impl fmt::Debug for FlushGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlushGuard").finish_non_exhaustive()
+    }
+}
 
 impl Drop for FlushGuard {
     fn drop(&mut self) {
-        self.0.flush_buffer();
+        let mut sink = lock(&self.sink);
+        let mut rest = std::mem::take(&mut *self.out.lock());
+        write_batch(&mut **sink, &mut rest);
     }
 }
 
 impl Stdout {
-    /// The batched standard output, its flusher thread, and the guard that writes the rest.
+    /// The process's batched standard output, its writer thread, and the guard that writes the
+    /// rest. Its dropped lines are the process's ([`dropped_lines`]).
     pub fn start() -> (Self, FlushGuard) {
+        let (out, guard) = Self::with_sink(Box::new(io::stdout()), FLUSH_EVERY);
+        let _ = PROCESS_DROPPED.set(out.shared.clone());
+        (out, guard)
+    }
+
+    /// An output written to `sink` by a writer thread, at least every `flush_every`.
+    fn with_sink(sink: Box<dyn Write + Send>, flush_every: Duration) -> (Self, FlushGuard) {
         let out = Self {
             buffer: Arc::new(Mutex::new(Vec::with_capacity(BUFFER_BYTES))),
+            shared: Arc::default(),
         };
-        let flusher = out.clone();
-        // A failure to start the thread leaves WARN-and-above and full-buffer writes, which
-        // still flush; nothing is lost at exit thanks to the guard.
+        let sink: Sink = Arc::new(Mutex::new(sink));
+        let writer = (out.clone(), sink.clone());
+        // A failure to start the thread leaves the lines in the buffer until the guard writes
+        // them at exit; once it is full, lines are dropped and counted.
         let _ = std::thread::Builder::new()
             .name("lattice-authz-log".into())
             .spawn(move || {
+                let (out, sink) = writer;
+                let mut batch = Vec::with_capacity(BUFFER_BYTES);
                 loop {
-                    std::thread::sleep(FLUSH_EVERY);
-                    flusher.flush_buffer();
+                    out.wait_for_batch(flush_every);
+                    let mut sink = lock(&sink);
+                    std::mem::swap(&mut *out.lock(), &mut batch);
+                    write_batch(&mut **sink, &mut batch);
                 }
             });
-        (out.clone(), FlushGuard(out))
+        (out.clone(), FlushGuard { out, sink })
     }
 
-    /// An output that keeps its lines in memory, and the buffer they can be read from (tests).
+    /// An output whose lines stay in memory, and the buffer they can be read from (tests).
     #[cfg(test)]
     pub(crate) fn in_memory() -> (Self, Arc<Mutex<Vec<u8>>>) {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         (
             Self {
                 buffer: buffer.clone(),
+                shared: Arc::default(),
             },
             buffer,
         )
     }
 
+    /// Lines this output dropped because standard output did not keep up.
+    pub fn dropped_lines(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
     /// Writes one line exactly as [`JsonLines`] formats an event at `level` from `target` whose
     /// fields `fields` writes, without going through `tracing` (the caller checks that the
     /// level is enabled).
@@ -373,35 +443,62 @@ impl Stdout {
         });
     }
 
+    /// Appends one line (or drops and counts it when the buffer is full), waking the writer
+    /// when a batch is ready or the line is `urgent`. Never writes.
     fn append(&self, bytes: &[u8], urgent: bool) {
         let mut buffer = self.lock();
-        if buffer.len() + bytes.len() > BUFFER_BYTES {
-            write_out(&mut buffer);
+        if buffer.len().saturating_add(bytes.len()) > MAX_PENDING_BYTES {
+            drop(buffer);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
         buffer.extend_from_slice(bytes);
+        let full = buffer.len() >= BUFFER_BYTES;
+        drop(buffer);
         if urgent {
-            write_out(&mut buffer);
+            self.shared.urgent.store(true, Ordering::Relaxed);
+        }
+        if urgent || full {
+            self.shared.wake.notify_one();
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
-        // A panic while holding the lock leaves whole lines in the buffer: keep using it.
-        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.buffer)
     }
 
-    fn flush_buffer(&self) {
+    /// Returns once a batch is full, an urgent line waits, or `flush_every` has passed.
+    fn wait_for_batch(&self, flush_every: Duration) {
+        let until = Instant::now() + flush_every;
         let mut buffer = self.lock();
-        write_out(&mut buffer);
+        while buffer.len() < BUFFER_BYTES && !self.shared.urgent.swap(false, Ordering::Relaxed) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            buffer = self
+                .shared
+                .wake
+                .wait_timeout(buffer, left)
+                .map_or_else(|e| e.into_inner().0, |(b, _)| b);
+        }
     }
 }
 
-/// Writes and empties `buffer`. A failed write drops the batch: logging must never stop a
-/// decision, and there is nowhere else to report it.
-fn write_out(buffer: &mut Vec<u8>) {
-    if !buffer.is_empty() {
-        let mut stdout = io::stdout().lock();
-        let _ = stdout.write_all(buffer).and_then(|()| stdout.flush());
-        buffer.clear();
+/// A lock that a panic while holding it does not spoil: the data are whole lines either way.
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Writes and empties `batch`, keeping its allocation unless a burst grew it. A failed write
+/// drops the batch: logging must never stop a decision, and there is nowhere else to report it.
+fn write_batch(sink: &mut dyn Write, batch: &mut Vec<u8>) {
+    if !batch.is_empty() {
+        let _ = sink.write_all(batch).and_then(|()| sink.flush());
+        batch.clear();
+        if batch.capacity() > 2 * BUFFER_BYTES {
+            batch.shrink_to(BUFFER_BYTES);
+        }
     }
 }
 

@@ -156,6 +156,14 @@ pub const GRPC_HANDLED: &str = "grpc_server_handled_total";
 /// `grpc_server_handling_seconds{grpc_type, grpc_service, grpc_method}`.
 pub const GRPC_HANDLING: &str = "grpc_server_handling_seconds";
 
+// === Log output (issue 24) ===
+
+/// `lattice_authz_log_lines_dropped_total`: log lines (nearly all of them decision lines)
+/// dropped because standard output did not keep up; read from `logging` at each scrape.
+pub const LOG_LINES_DROPPED: &str = "lattice_authz_log_lines_dropped_total";
+
+// === end of log output ===
+
 /// The `decision` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecisionLabel {
@@ -262,6 +270,8 @@ pub struct Metrics {
     grpc: Vec<(GrpcMethod, GrpcHandles)>,
     /// Registered by [`Metrics::register_sts`] when an STS listener starts.
     sts: OnceLock<StsHandles>,
+    /// [`LOG_LINES_DROPPED`], set from the process's count at each scrape.
+    log_lines_dropped: Counter,
 }
 
 const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
@@ -425,7 +435,16 @@ impl Metrics {
             .collect();
         r.register_gauge(&key(BUILD_INFO, &[("version", version)]), &METADATA)
             .set(1.0);
+        describe(
+            r,
+            LOG_LINES_DROPPED,
+            Unit::Count,
+            "Log lines dropped because standard output did not keep up.",
+            Kind::Counter,
+        );
+        let log_lines_dropped = counter(LOG_LINES_DROPPED, &[]);
         Self {
+            log_lines_dropped,
             checks,
             check_duration: Default::default(),
             sigv4_duration: DurationHistogram::default(),
@@ -518,6 +537,8 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
+        self.log_lines_dropped
+            .absolute(crate::logging::dropped_lines());
         let mut out = self.handle.render();
         let decisions = [
             DecisionLabel::Allow,

@@ -8,12 +8,37 @@
 //! once spins a core and writes a warning per retry while the probes that would notice wait. The
 //! listener itself is fine: accepting resumes by itself once the resource is free.
 //!
+//! It also binds the gRPC listener with a backlog fit for bursts ([`bind`]).
+//!
 //! It must not: give up on a listener, or decide anything about the connections accepted.
 
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::time::Instant;
+
+/// Connections the kernel completes and queues for a listener before the sidecar accepts them
+/// (Linux caps it at `net.core.somaxconn`, 4,096 by default since Linux 5.4).
+///
+/// `TcpListener::bind` asks for 128: a burst of new connections beyond that, as when Envoy
+/// starts or restarts its workers while other clients connect too, is dropped at the SYN and
+/// retried by the clients a second later.
+pub(super) const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with a backlog of [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as
+/// `TcpListener::bind` sets it, so a restart need not wait for old connections' `TIME_WAIT`).
+pub(super) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// The pause after a first failure; each failure in a row doubles it.
 ///
@@ -118,6 +143,27 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap()
+    }
+
+    /// 300 connections arriving at once, none accepted yet, all complete their handshake at
+    /// once. (With `TcpListener::bind`'s backlog of 128, the 130th waits for the client's SYN
+    /// retry, a second later.)
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_in_the_backlog_without_retries() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = tokio::task::spawn_blocking(move || {
+            (0..300)
+                .map(|n| {
+                    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                        .map_err(|e| format!("connection {n}: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .unwrap();
+        assert_eq!(connections.map(|c| c.len()), Ok(300));
+        drop(listener);
     }
 
     #[tokio::test(start_paused = true)]

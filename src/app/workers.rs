@@ -21,7 +21,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tower::layer::util::{Identity, Stack};
-use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::authz::GuardLayer;
 use crate::metrics::Metrics;
@@ -34,15 +33,16 @@ use super::error::AppError;
 /// cloned per worker.
 pub(super) type Router = tonic::transport::server::Router<Stack<Layers, Identity>>;
 
-type Layers = Stack<GlobalConcurrencyLimitLayer, Stack<GuardLayer, Identity>>;
+type Layers = Stack<GuardLayer, Identity>;
 
-/// The guard (`authz`'s: it sheds, answers past `deadline`, and counts what it answers in
-/// `metrics`) in front of a concurrency limit shared by every worker: more than `max_concurrent`
-/// calls in flight across the workers are refused at once.
+/// The guard (`authz`'s: it answers past `deadline`, and counts what it answers in `metrics`)
+/// with its concurrency limit shared by every worker: a Check whose request has arrived while
+/// `max_concurrent` others are being decided, across the workers, is refused at once. A stream
+/// still waiting for its request holds no place: the number of those is bounded per connection
+/// (`Settings::max_streams_per_connection`, advertised by the server in `app::start`).
 pub(super) fn layers(max_concurrent: usize, deadline: Duration, metrics: Arc<Metrics>) -> Layers {
     tower::ServiceBuilder::new()
-        .layer(GuardLayer::new(metrics, deadline))
-        .layer(GlobalConcurrencyLimitLayer::new(max_concurrent))
+        .layer(GuardLayer::new(metrics, deadline, max_concurrent))
         .into_inner()
 }
 
@@ -73,13 +73,15 @@ impl Workers {
     ///
     /// `stop` turning true (or its sender going away) stops accepting and starts each worker's
     /// drain; a worker still busy `grace` later closes its remaining connections. `draining`
-    /// runs once, when accepting stops.
+    /// runs once, when accepting stops. A connection whose client sends nothing for
+    /// `idle_timeout` is closed (see `conn`).
     pub(super) fn start(
         listener: TcpListener,
         router: &Router,
         workers: usize,
         stop: &watch::Receiver<bool>,
         grace: Duration,
+        idle_timeout: Duration,
         draining: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Self, AppError> {
         let mut senders = Vec::with_capacity(workers);
@@ -92,7 +94,7 @@ impl Workers {
             let thread = std::thread::Builder::new()
                 .name(format!("grpc-worker-{index}"))
                 .spawn(move || {
-                    let _ = result_tx.send(run(router, rx, stop, grace));
+                    let _ = result_tx.send(run(router, rx, stop, grace, idle_timeout));
                 })
                 .map_err(AppError::Worker)?;
             senders.push(tx);
@@ -193,6 +195,7 @@ fn run(
     connections: mpsc::UnboundedReceiver<std::net::TcpStream>,
     stop: watch::Receiver<bool>,
     grace: Duration,
+    idle_timeout: Duration,
 ) -> Result<(), AppError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -201,7 +204,8 @@ fn run(
     runtime.block_on(async move {
         // Registered with this runtime's reactor here, where it is served.
         let incoming = UnboundedReceiverStream::new(connections).map(|stream| {
-            tokio::net::TcpStream::from_std(stream).and_then(CheckConnection::new)
+            tokio::net::TcpStream::from_std(stream)
+                .and_then(|stream| CheckConnection::new(stream, idle_timeout))
         });
         let serve = router.serve_with_incoming_shutdown(incoming, stopped(stop.clone()));
         tokio::pin!(serve);

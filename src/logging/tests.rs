@@ -104,10 +104,7 @@ fn untimed(line: &str) -> &str {
 
 #[test]
 fn direct_lines_are_the_lines_an_event_gives() {
-    let capture = Arc::new(Mutex::new(Vec::new()));
-    let sink = Stdout {
-        buffer: capture.clone(),
-    };
+    let (sink, capture) = Stdout::in_memory();
     let subscriber = tracing_subscriber::fmt()
         .event_format(JsonLines)
         .with_writer(sink.clone())
@@ -145,21 +142,142 @@ fn direct_lines_are_the_lines_an_event_gives() {
     assert_eq!(value["path"], "/a\"b\\c\u{1}");
 }
 
-#[test]
-fn warnings_written_directly_are_written_at_once() {
-    let capture = Arc::new(Mutex::new(Vec::new()));
-    let sink = Stdout {
-        buffer: capture.clone(),
-    };
-    sink.line(Level::INFO, "t", |line| {
-        line.str("message", "kept");
+/// A sink the test reads, that can be made to block on its next write.
+#[derive(Clone, Default)]
+struct Gate {
+    written: Capture,
+    /// (closed, entered): while closed, a write waits; `entered` counts writes begun.
+    state: Arc<(Mutex<(bool, u64)>, std::sync::Condvar)>,
+}
+
+impl Gate {
+    fn close(&self) {
+        self.state.0.lock().unwrap().0 = true;
+    }
+
+    fn open(&self) {
+        self.state.0.lock().unwrap().0 = false;
+        self.state.1.notify_all();
+    }
+
+    /// Waits (at most 10 s) until a write has begun.
+    fn wait_entered(&self) {
+        let (lock, cv) = &*self.state;
+        let guard = lock.lock().unwrap();
+        let (guard, timeout) = cv
+            .wait_timeout_while(guard, Duration::from_secs(10), |(_, entered)| *entered == 0)
+            .unwrap();
+        assert!(
+            !timeout.timed_out() && guard.1 > 0,
+            "the writer never wrote"
+        );
+    }
+
+    /// The lines written, once `count` of them are (at most 10 s).
+    fn lines(&self, count: usize) -> Vec<String> {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.written.text();
+            if text.lines().count() >= count || Instant::now() > give_up {
+                return text.lines().map(str::to_owned).collect();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Write for Gate {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        {
+            let (lock, cv) = &*self.state;
+            let mut state = lock.lock().unwrap();
+            state.1 += 1;
+            cv.notify_all();
+            while state.0 {
+                state = cv.wait(state).unwrap();
+            }
+        }
+        self.written.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn info(out: &Stdout, n: u64) {
+    out.line(Level::INFO, "t", |line| {
+        line.str("message", "Authorization decided.").u64("n", n);
     });
-    assert!(!capture.lock().unwrap().is_empty(), "an info line waits");
-    sink.line(Level::WARN, "t", |line| {
+}
+
+#[test]
+fn a_warning_is_written_at_once_and_other_lines_wait_for_their_batch() {
+    let gate = Gate::default();
+    let (out, _guard) = Stdout::with_sink(Box::new(gate.clone()), Duration::from_secs(3600));
+    info(&out, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(gate.written.text(), "", "an info line waits for its batch");
+    out.line(Level::WARN, "t", |line| {
         line.str("message", "urgent");
     });
+    let lines = gate.lines(2);
+    assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
-        capture.lock().unwrap().is_empty(),
-        "a warning flushes the batch"
+        lines[0].contains("\"n\":1") && lines[1].contains("\"urgent\""),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn the_guard_writes_what_is_left() {
+    let gate = Gate::default();
+    let (out, guard) = Stdout::with_sink(Box::new(gate.clone()), Duration::from_secs(3600));
+    info(&out, 1);
+    drop(guard);
+    assert_eq!(gate.written.text().lines().count(), 1);
+}
+
+/// With standard output blocked, lines fill the buffer and the rest are dropped and counted,
+/// exactly; writing a line never waits for the output; once it moves again, every kept line is
+/// written, in order.
+#[test]
+fn a_blocked_output_drops_and_counts_what_does_not_fit_without_slowing_the_writers() {
+    let gate = Gate::default();
+    gate.close();
+    let (out, _guard) = Stdout::with_sink(Box::new(gate.clone()), Duration::from_millis(1));
+    // The writer takes a first line and blocks writing it: the buffer is empty again.
+    out.line(Level::WARN, "t", |line| {
+        line.str("message", "first");
+    });
+    gate.wait_entered();
+
+    let (probe, probe_lines) = Stdout::in_memory();
+    info(&probe, 100_000);
+    let line_bytes = probe_lines.lock().unwrap().len();
+    let fits = MAX_PENDING_BYTES / line_bytes;
+    let sent = fits + 1_000;
+    let started = Instant::now();
+    for n in 0..sent {
+        info(&out, 100_000 + n as u64);
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "{sent} lines took {took:?}");
+    assert_eq!(out.dropped_lines(), 1_000);
+
+    gate.open();
+    let lines = gate.lines(1 + fits);
+    assert_eq!(lines.len(), 1 + fits);
+    assert!(lines[0].contains("\"first\""), "{}", lines[0]);
+    assert!(lines[1].contains("\"n\":100000,"), "{}", lines[1]);
+    assert!(
+        lines[fits].contains(&format!("\"n\":{},", 100_000 + fits - 1)),
+        "{}",
+        lines[fits]
+    );
+    assert_eq!(
+        out.dropped_lines(),
+        1_000,
+        "nothing more once the output moves"
     );
 }

@@ -29,5 +29,6 @@ mod sigv4_clients;
 mod sigv4_common;
 mod sigv4_lattice;
 mod sigv4_suite;
+mod streams;
 mod sts;
 mod support;
