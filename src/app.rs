@@ -5,7 +5,6 @@
 //!
 //! It must not touch: request semantics (that is `authz` and below).
 
-pub(crate) mod accept;
 mod conn;
 mod error;
 mod http;
@@ -91,7 +90,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
 
     poll_once(&store, &metrics, &health, clock.as_ref()).await;
 
-    let grpc_listener = accept::bind(settings.listen).map_err(|source| AppError::Bind {
+    let grpc_listener = crate::accept::bind(settings.listen).map_err(|source| AppError::Bind {
         addr: settings.listen,
         source,
     })?;

@@ -33,18 +33,24 @@
 //! - [`tokens`]: sealed session tokens (seal/open under the world's session keys) and web identity
 //!   tokens (JWT against a JWKS). Pure; time is a parameter; uses nothing else in the crate.
 //! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).
+//! - `accept`: what every listener (gRPC, HTTP, STS) does when accepting fails, and the gRPC
+//!   listener's bind with its backlog (a leaf).
 //! - [`app`]: wiring: gRPC server (worker threads, each serving its connections on an event loop
 //!   of its own), tower layers, health, reflection, metrics endpoint, shutdown.
 //! - `test_util` (feature `test-util`): a real SigV4 client and Envoy-shaped `CheckRequest`s for
 //!   tests and benches.
 //!
-//! Dependencies point one way: `app → {authz, store, metrics, config}`; `authz → {lattice,
-//! sigv4, store, metrics, logging}`; `store → {policy, lattice, sigv4, config}`; `lattice →
-//! {policy, sigv4}`; `sigv4`, `policy`, `metrics`, `config`, `tokens` use nothing else in the
-//! crate. The SigV4 verifier is called by `lattice` (`World::authorize` authenticates through the
-//! snapshot's `Verifier`, the world being its credential source); `authz` only passes that
-//! verifier in and reads the outcome's key-cache result for its metrics.
+//! Dependencies point one way: `app → {authz, sts, store, metrics, config, accept}`; `sts →
+//! {lattice, sigv4, policy, tokens, store, metrics, accept, civil}` and `authz`'s `Clock`;
+//! `authz → {lattice, sigv4, store, metrics, logging}`; `store → {policy, lattice, sigv4,
+//! config}`; `lattice → {policy, sigv4, tokens}`; `sigv4`, `policy`, `metrics`, `config`,
+//! `tokens`, `accept` use nothing else in the crate. The SigV4 verifier is called by `lattice`
+//! (`World::authorize` authenticates through the snapshot's `Verifier`, the world being its
+//! credential source, sealed sessions included); `authz` only passes that verifier in and reads
+//! the outcome's key-cache result for its metrics; `sts` verifies its signed calls with a
+//! verifier of its own (service `sts`, any region).
 
+mod accept;
 pub mod app;
 pub mod authz;
 mod civil;

@@ -28,7 +28,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::accept::AcceptBackoff;
+use crate::accept::AcceptBackoff;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::store::Store;

@@ -25,9 +25,9 @@ use tower::layer::util::{Identity, Stack};
 use crate::authz::GuardLayer;
 use crate::metrics::Metrics;
 
-use super::accept::AcceptBackoff;
 use super::conn::CheckConnection;
 use super::error::AppError;
+use crate::accept::AcceptBackoff;
 
 /// The gRPC server each worker runs (every service behind [`layers`], see `app::start`);
 /// cloned per worker.

@@ -27,7 +27,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::error::{ErrorCode, StsError};
 use super::wire::{Action, Answer, Params, render_answer, render_error};
-use crate::app::accept::AcceptBackoff;
+use crate::accept::AcceptBackoff;
 use crate::authz::Clock;
 use crate::metrics::Metrics;
 use crate::sigv4::{Header, HttpRequest};
