@@ -238,6 +238,65 @@ class Sidecar:
         return body.decode()
 
 
+class Sts:
+    """`lattice-authz sts` on two loopback ports: the STS endpoint (what AWS_ENDPOINT_URL_STS
+    names) and its metrics and health."""
+
+    def __init__(self, workdir: Path, world: Path, log_level: str = "info",
+                 env: dict | None = None, port: int = 0, metrics_port: int = 0):
+        self.workdir = workdir
+        self.world = world
+        self.log_level = log_level
+        self.port = port or free_port()
+        self.metrics_port = metrics_port or free_port()
+        self.extra_env = env or {}
+        self.proc: Proc | None = None
+        self.runs: list[Proc] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
+
+    def start(self, timeout: float = 30.0) -> "Sts":
+        argv = [sidecar_binary(), "sts", "--config", self.world,
+                "--listen", f"127.0.0.1:{self.port}",
+                "--metrics-listen", f"127.0.0.1:{self.metrics_port}",
+                "--log-level", self.log_level]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LATTICE_AUTHZ_")}
+        env.update(self.extra_env)
+        self.proc = Proc(f"lattice-authz-sts-{len(self.runs)}", argv, self.workdir, env).start()
+        self.runs.append(self.proc)
+        wait_until(lambda: http_get(f"{self.metrics_url}/readyz")[0] == 200, timeout,
+                   "lattice-authz sts /readyz", self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+
+    def output(self) -> str:
+        """Everything every run of the STS printed."""
+        return "".join(p.output() for p in self.runs)
+
+    def metrics_text(self) -> str:
+        status, body = http_get(f"{self.metrics_url}/metrics")
+        if status != 200:
+            raise HarnessError(f"/metrics answered {status}")
+        return body.decode()
+
+    def requests_total(self, action: str, result: str) -> float:
+        """`lattice_authz_sts_requests_total{action, result}`; 0 for a series not shown."""
+        wanted = f'lattice_authz_sts_requests_total{{action="{action}",result="{result}"}}'
+        for line in self.metrics_text().splitlines():
+            if line.startswith(wanted + " "):
+                return float(line.split()[-1])
+        return 0.0
+
+
 # === the echo upstream ===
 
 

@@ -1,6 +1,7 @@
 """deploy/ is what the suite runs: Envoy accepts its config with the options that matter, the
 Kubernetes manifests agree with it and with the world, the world's secret indirection works
-through a real Envoy, and the Prometheus configs pass promtool."""
+through a real Envoy, the STS and the sample workload's manifests agree with the world and the
+STS issues on it, and the Prometheus configs pass promtool."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ import json
 import re
 import subprocess
 
+import boto3
 import yaml
+from botocore import UNSIGNED
+from botocore.config import Config
 
+from clients import curl
 from conftest import start_stack, stop_stack
-from harness import (ENVOY_CONFIG, REPO, envoy_binary, free_port, http_get, prometheus_binary,
-                     render_envoy_config, sidecar_binary)
+from harness import (ENVOY_CONFIG, REPO, Sts, envoy_binary, free_port, http_get,
+                     prometheus_binary, render_envoy_config, sidecar_binary)
+from oidc import Issuer
 from rows import check, send
+from world import HELLO_HOST, REGION, VPC_A, Caller
 
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
@@ -168,14 +175,145 @@ def test_kubernetes_manifests_agree_with_envoy_and_the_world():
     for name in env_refs:
         ref = env[name]["valueFrom"]["secretKeyRef"]
         assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"]
-    items = {i["path"]: i["key"] for i in volumes["secrets"]["secret"]["items"]}
-    for path in file_refs:
-        directory, name = path.rsplit("/", 1)
-        assert directory == mounts["secrets"], path
-        assert items[name] in secret["stringData"], path
+    check_file_refs(file_refs, volumes, mounts, secret)
     # No secret value is left in the world ConfigMap.
     for value in secret["stringData"].values():
         assert value not in world_text
+    for value in session_keys_secret()["stringData"].values():
+        assert value not in world_text
+
+
+def session_keys_secret() -> dict:
+    """k8s/sts/secret.example.yaml: the shape of the session-key Secret (never applied)."""
+    return yaml.safe_load((K8S / "sts" / "secret.example.yaml").read_text())
+
+
+def check_file_refs(file_refs: set[str], volumes: dict, mounts: dict, secret: dict) -> None:
+    """Every `{file: ...}` of the world is a file of a volume the container mounts: a listed item
+    of the credentials Secret, a key of the session-key Secret, or the OIDC key set ConfigMap."""
+    by_path = {path: name for name, path in mounts.items()}
+    generated = {g["name"]: g for g in yaml.safe_load(
+        (DEPLOY / "kustomization.yaml").read_text())["configMapGenerator"]}
+    for path in file_refs:
+        directory, name = path.rsplit("/", 1)
+        volume = volumes[by_path[directory]]
+        if volume.get("secret", {}).get("secretName") == secret["metadata"]["name"]:
+            items = {i["path"]: i["key"] for i in volume["secret"]["items"]}
+            assert items[name] in secret["stringData"], path
+        elif "secret" in volume:
+            keys = session_keys_secret()
+            assert volume["secret"]["secretName"] == keys["metadata"]["name"], path
+            assert "items" not in volume["secret"], "mounted whole: rotation adds keys"
+            assert name in keys["stringData"], path
+        else:
+            files = generated[volume["configMap"]["name"]]["files"]
+            assert name in [f.rsplit("/", 1)[-1] for f in files], path
+
+
+def k8s_files(*paths: str) -> dict[tuple[str, str], dict]:
+    docs = {}
+    for path in paths:
+        for doc in yaml.safe_load_all((K8S / path).read_text()):
+            if doc:
+                docs[(doc["kind"], doc["metadata"]["name"])] = doc
+    return docs
+
+
+def test_sts_and_workload_manifests_agree_with_the_world():
+    """deploy/k8s/sts/ (the STS, two replicas) and deploy/k8s/app/workload.yaml (a pod using it
+    the way IRSA pods use AWS STS) against the sidecar's pod, the world and each other."""
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    namespace = kustomization["namespace"]
+    resources = kustomization["resources"]
+    for path in ("k8s/sts/deployment.yaml", "k8s/sts/service.yaml", "k8s/sts/networkpolicy.yaml",
+                 "k8s/app/workload.yaml"):
+        assert path in resources, path
+    assert "k8s/sts/secret.example.yaml" not in resources, "the session-key example is not applied"
+    docs = k8s_files("sts/deployment.yaml", "sts/service.yaml", "sts/networkpolicy.yaml",
+                     "app/workload.yaml")
+    sidecar_pod = k8s_docs()[("Deployment", "nginx-lattice")]["spec"]["template"]["spec"]
+    sidecar = container(sidecar_pod, "lattice-authz")
+
+    # The STS: two replicas of `lattice-authz sts` on the sidecar's world, secrets and volumes.
+    deployment = docs[("Deployment", "lattice-authz-sts")]
+    assert deployment["spec"]["replicas"] == 2
+    assert docs[("PodDisruptionBudget", "lattice-authz-sts")]["spec"]["minAvailable"] == 1
+    pod = deployment["spec"]["template"]["spec"]
+    (sts,) = pod["containers"]
+    assert sts["image"] == sidecar["image"] == "lattice-authz"
+    assert sts["args"][0] == "sts"
+    assert flag(sts["args"], "--config") == flag(sidecar["args"], "--config")
+    sts_port = int(flag(sts["args"], "--listen").rsplit(":", 1)[1])
+    metrics_port = int(flag(sts["args"], "--metrics-listen").rsplit(":", 1)[1])
+    assert ports(sts) == {"sts": sts_port, "metrics": metrics_port}
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(
+        metrics_port)
+    assert sts["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert sts["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert sts["securityContext"]["readOnlyRootFilesystem"] is True
+    assert sts["securityContext"]["allowPrivilegeEscalation"] is False
+    # The world loads the same in both: the same secret environment and the same volumes at the
+    # same places (the sidecar opens what the STS seals).
+    secret_env = [e for e in sidecar["env"] if "valueFrom" in e]
+    assert [e for e in sts["env"] if "valueFrom" in e] == secret_env
+    sidecar_volumes = {v["name"]: v for v in sidecar_pod["volumes"]}
+    sts_volumes = {v["name"]: v for v in pod["volumes"]}
+    for mount in sts["volumeMounts"]:
+        assert mount in sidecar["volumeMounts"], mount
+        assert sts_volumes[mount["name"]] == sidecar_volumes[mount["name"]], mount["name"]
+    world_text = (K8S / "world" / "world.yaml").read_text()
+    check_file_refs(set(re.findall(r"\{file: ([^}]+)\}", world_text)), sts_volumes,
+                    {m["name"]: m["mountPath"] for m in sts["volumeMounts"]},
+                    k8s_docs()[("Secret", "lattice-authz-credentials")])
+
+    # The Service and the NetworkPolicy.
+    service = docs[("Service", "lattice-authz-sts")]
+    (service_port,) = service["spec"]["ports"]
+    assert service_port["targetPort"] == "sts"
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    policy = docs[("NetworkPolicy", "lattice-authz-sts")]
+    assert policy["spec"]["podSelector"] == deployment["spec"]["selector"]
+    allowed = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
+    assert allowed == ["sts", "metrics"]
+
+    # The workload: a projected token for sts.amazonaws.com where AWS_WEB_IDENTITY_TOKEN_FILE
+    # says, the STS Service in AWS_ENDPOINT_URL_STS, and the role's trust policy naming its
+    # service account through the world's provider.
+    account = docs[("ServiceAccount", "lattice-client")]
+    workload = docs[("Deployment", "lattice-client")]["spec"]["template"]["spec"]
+    assert workload["serviceAccountName"] == account["metadata"]["name"]
+    assert workload["automountServiceAccountToken"] is False
+    (client,) = workload["containers"]
+    env = {e["name"]: e for e in client["env"]}
+    assert {"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
+            "AWS_ENDPOINT_URL_STS", "AWS_REGION", "AWS_DEFAULT_REGION"} <= set(env)
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(env)
+    assert env["AWS_ROLE_SESSION_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["AWS_ENDPOINT_URL_STS"]["value"] == (
+        f"http://{service['metadata']['name']}.{namespace}.svc.cluster.local:{service_port['port']}")
+    token_file = env["AWS_WEB_IDENTITY_TOKEN_FILE"]["value"]
+    assert token_file == "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
+    directory, file_name = token_file.rsplit("/", 1)
+    (mount,) = [m for m in client["volumeMounts"] if m["mountPath"] == directory]
+    (volume,) = [v for v in workload["volumes"] if v["name"] == mount["name"]]
+    (source,) = volume["projected"]["sources"]
+    projection = source["serviceAccountToken"]
+    assert projection["audience"] == "sts.amazonaws.com"
+    assert projection["path"] == file_name
+    assert 600 <= projection["expirationSeconds"] <= 86400
+
+    world = yaml.safe_load(world_text)
+    (provider,) = world["openIdConnectProviders"]
+    assert projection["audience"] in provider["clientIdList"]
+    (role,) = [r for r in world["roles"] if r["arn"] == env["AWS_ROLE_ARN"]["value"]]
+    prefix = provider["url"].removeprefix("https://")
+    (statement,) = role["assumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {
+        "Federated": f"arn:aws:iam::{provider['accountId']}:oidc-provider/{prefix}"}
+    assert statement["Condition"]["StringEquals"] == {
+        f"{prefix}:aud": projection["audience"],
+        f"{prefix}:sub": f"system:serviceaccount:{namespace}:{account['metadata']['name']}"}
 
 
 def test_kubernetes_world_serves_the_rows_with_its_secrets(workdir):
@@ -191,8 +329,20 @@ def test_kubernetes_world_serves_the_rows_with_its_secrets(workdir):
             env[key] = value
         else:
             (secrets_dir / key).write_text(value + "\n")  # as a mounted Secret file may end
+    # The session keys as their Secret provides them; the OIDC key set replaced, as an operator
+    # replaces it with the cluster's, by the key set of a test issuer with the world's issuer URL.
+    keys_dir, oidc_dir = workdir / "session-keys", workdir / "oidc"
+    keys_dir.mkdir()
+    oidc_dir.mkdir()
+    for key, value in session_keys_secret()["stringData"].items():
+        (keys_dir / key).write_text(value + "\n")
+    (provider,) = yaml.safe_load(world_text)["openIdConnectProviders"]
+    issuer = Issuer(provider["url"])
+    issuer.write_jwks(oidc_dir / "jwks.json")
     world = workdir / "world.yaml"
-    world.write_text(world_text.replace("/etc/lattice-authz/secrets/", f"{secrets_dir}/"))
+    world.write_text(world_text.replace("/etc/lattice-authz/secrets/", f"{secrets_dir}/")
+                     .replace("/etc/lattice-authz/session-keys/", f"{keys_dir}/")
+                     .replace("/etc/lattice-authz/oidc/", f"{oidc_dir}/"))
 
     validate = subprocess.run([sidecar_binary(), "validate", "--config", world],
                               env={"PATH": "/usr/bin:/bin", **env}, capture_output=True,
@@ -205,6 +355,28 @@ def test_kubernetes_world_serves_the_rows_with_its_secrets(workdir):
                                ("article2_post.py", 4), ("curl --aws-sigv4", 5), ("curl", 1)):
             row, resp = send(client, number, stack.envoy_port, stack.upstream.port)
             check(row, resp, method="POST" if client == "article2_post.py" else None)
+        # The STS on the same world: the sample workload's token (k8s/app/workload.yaml) buys a
+        # session of role app, which the sidecar accepts on the hello service.
+        sts = Sts(workdir, world, env=env).start()
+        try:
+            token = issuer.service_account_token("lattice-authz", "lattice-client")
+            answer = boto3.session.Session(region_name=REGION).client(
+                "sts", endpoint_url=sts.url,
+                config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}),
+            ).assume_role_with_web_identity(RoleArn="arn:aws:iam::111122223333:role/app",
+                                            RoleSessionName="lattice-client-6d9f7-x2x4q",
+                                            WebIdentityToken=token)
+        finally:
+            sts.stop()
+        arn = "arn:aws:sts::111122223333:assumed-role/app/lattice-client-6d9f7-x2x4q"
+        assert answer["AssumedRoleUser"]["Arn"] == arn
+        c = answer["Credentials"]
+        caller = Caller("sts-session", arn, c["AccessKeyId"], c["SecretAccessKey"],
+                        session_token=c["SessionToken"])
+        resp = curl(stack.envoy_port, host=HELLO_HOST, source_ip=VPC_A.source_ip, caller=caller)
+        assert resp.status == 200, resp
+        identity = dict(resp.upstream_saw()["headers"])["x-amzn-lattice-identity"]
+        assert identity.startswith(f"Principal={arn}; "), identity
     finally:
         stop_stack(stack)
 
