@@ -141,7 +141,11 @@ impl Keys {
         );
         let rng = SystemRandom::new();
         let signature = if alg == "ES256" {
-            self.es.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec()
+            self.es
+                .sign(&rng, input.as_bytes())
+                .unwrap()
+                .as_ref()
+                .to_vec()
         } else {
             let mut s = vec![0; self.rsa.public().modulus_len()];
             self.rsa
@@ -234,7 +238,11 @@ fn bench_check(c: &mut Criterion) {
     let keys = Keys::new();
     let dir = tempfile::tempdir().unwrap();
     let text = world(&keys.jwks());
-    let warm = store(&dir, &text, lattice_authz::lattice::DEFAULT_SESSION_CACHE_BYTES);
+    let warm = store(
+        &dir,
+        &text,
+        lattice_authz::lattice::DEFAULT_SESSION_CACHE_BYTES,
+    );
     let cold = store(&dir, &text, 0);
     let warm_service = service(&warm);
     let cold_service = service(&cold);

@@ -34,8 +34,9 @@ fn generated(user: usize, service: usize, path: &str) -> Vec<(String, String)> {
 #[test]
 fn a_large_world_decides_like_the_example_and_reloads_one_policy() {
     let harness = Harness::with(Some(&scale_world(SCALE, 0)), Settings::default());
-    // 400 service policies, 40 network policies, the example world's 4 and the managed one.
-    let policies = 400 + 40 + 4;
+    // 400 service policies, 40 network policies, and the example world's 6: its 4 (with the
+    // managed one), latticeuser's inline policy and role app's trust policy.
+    let policies = 400 + 40 + 6;
     assert_eq!(
         harness.store.last_cache_stats(),
         CacheStats {
