@@ -31,3 +31,4 @@ mod sigv4_lattice;
 mod sigv4_suite;
 mod streams;
 mod support;
+mod world_limits;
