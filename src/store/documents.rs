@@ -1,6 +1,8 @@
 //! A world's documents: YAML or JSON text parsed into documents, each either a piece of the
 //! world or a Kubernetes resource, merged into one `WorldSpec` that remembers where each item
-//! came from, so that a problem points at its file and document.
+//! came from, so that a problem points at its file and document. Every node read is counted
+//! against the load's `max_world_nodes` as it is read, so a world past it is refused before it
+//! is built.
 //!
 //! It must not touch: the file system (the texts are read by `files`), the compilation of the
 //! world, the snapshot.
