@@ -73,6 +73,10 @@ struct Memory {
     peak: u64,
 }
 
+/// `max_world_nodes` and `max_world_bytes` for the scale world.
+const SCALE_MAX_WORLD_NODES: u64 = 2_000_000;
+const SCALE_MAX_WORLD_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Checks sent before the serving figure is read.
 const SERVED: usize = 2_000;
 
@@ -132,6 +136,14 @@ fn sidecar_memory(world: &std::path::Path) -> (Memory, Duration) {
     let started = Instant::now();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lattice-authz"))
         .env("LATTICE_AUTHZ_CONFIG", world)
+        .env(
+            "LATTICE_AUTHZ_MAX_WORLD_NODES",
+            SCALE_MAX_WORLD_NODES.to_string(),
+        )
+        .env(
+            "LATTICE_AUTHZ_MAX_WORLD_BYTES",
+            SCALE_MAX_WORLD_BYTES.to_string(),
+        )
         .env("LATTICE_AUTHZ_LISTEN", format!("127.0.0.1:{grpc}"))
         .env("LATTICE_AUTHZ_METRICS_LISTEN", format!("127.0.0.1:{http}"))
         .stdout(std::process::Stdio::null())
@@ -215,8 +227,12 @@ fn bench_scale(c: &mut Criterion) {
     let text = scale_world(scale, 0);
     let bytes = text.len();
     std::fs::write(&path, text).unwrap();
+    // The full scale world (1.49 million nodes, 25.7 MiB) is past the default limits, which
+    // fit a 256 MiB pod; these fit it and the 512 MiB it then needs.
     let settings = Settings {
         world: Some(path.clone()),
+        max_world_nodes: SCALE_MAX_WORLD_NODES,
+        max_world_bytes: SCALE_MAX_WORLD_BYTES,
         ..Settings::default()
     };
 

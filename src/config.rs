@@ -100,6 +100,11 @@ pub struct Settings {
     pub session_cache_bytes: u64,
     /// Largest auth policy accepted.
     pub max_policy_bytes: usize,
+    /// Most bytes a world may hold: its files together, and any one file it refers to.
+    pub max_world_bytes: u64,
+    /// Most nodes a world's documents may hold together (every mapping, sequence and scalar,
+    /// keys included); counted while parsing, so a world past it is refused before it is built.
+    pub max_world_nodes: u64,
     /// Accept bare-string account principals with a warning.
     pub bare_account_principal: bool,
     /// `{"AWS":"*"}` matches anonymous callers.
@@ -147,6 +152,8 @@ impl Default for Settings {
             policy_cache_capacity: 100_000,
             session_cache_bytes: DEFAULT_SESSION_CACHE_BYTES,
             max_policy_bytes: 10 * 1024,
+            max_world_bytes: DEFAULT_MAX_WORLD_BYTES,
+            max_world_nodes: DEFAULT_MAX_WORLD_NODES,
             bare_account_principal: true,
             aws_wildcard_matches_anonymous: true,
             anonymous_identity_header: false,
@@ -183,6 +190,8 @@ pub struct RawSettings {
     policy_cache_capacity: Option<u64>,
     session_cache_bytes: Option<u64>,
     max_policy_bytes: Option<usize>,
+    max_world_bytes: Option<u64>,
+    max_world_nodes: Option<u64>,
     bare_account_principal: Option<bool>,
     aws_wildcard_matches_anonymous: Option<bool>,
     anonymous_identity_header: Option<bool>,
@@ -313,6 +322,18 @@ pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 /// time, so only a connection its client abandoned stays silent this long.
 pub const DEFAULT_GRPC_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Default of [`Settings::max_world_bytes`]: 16 MiB. A world of 25,000 principals with a key
+/// each and 2,500 services is 6.4 MiB of JSON; with [`DEFAULT_MAX_WORLD_NODES`], what a load may
+/// take fits the deployment's 256 MiB beside the world being served (docs/hostile-input.md has
+/// the figures).
+pub const DEFAULT_MAX_WORLD_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Default of [`Settings::max_world_nodes`]: a world of 25,000 principals with a key each and
+/// 2,500 services has about 372,000 nodes. A load takes at most about 450 bytes a node (a list
+/// of invalid items, each with a problem of its own), so 400,000 nodes take at most about
+/// 175 MiB, which fits the deployment's 256 MiB beside the world being served.
+pub const DEFAULT_MAX_WORLD_NODES: u64 = 400_000;
+
 /// Every setting's environment variable, with what it sets.
 pub const ENV_KEYS: &[(&str, &str)] = &[
     ("LISTEN", "gRPC listen address"),
@@ -345,6 +366,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("KEY_CACHE_CAPACITY", "SigV4A public-key cache entries"),
     ("POLICY_CACHE_CAPACITY", "compiled-policy cache entries"),
     ("MAX_POLICY_BYTES", "largest auth policy"),
+    ("MAX_WORLD_BYTES", "most bytes of world files"),
+    ("MAX_WORLD_NODES", "most YAML/JSON nodes in the world"),
     (
         "BARE_ACCOUNT_PRINCIPAL",
         "accept \"Principal\": \"123456789012\"",
@@ -428,6 +451,8 @@ impl RawSettings {
             &mut self.max_streams_per_connection,
         );
         num_var("GRPC_IDLE_TIMEOUT_SECS", &mut self.grpc_idle_timeout_secs);
+        num_var("MAX_WORLD_BYTES", &mut self.max_world_bytes);
+        num_var("MAX_WORLD_NODES", &mut self.max_world_nodes);
         num_var(
             "METRICS_HEADER_TIMEOUT_MS",
             &mut self.metrics_header_timeout_ms,
@@ -587,6 +612,20 @@ impl Settings {
             64,
             1 << 20,
         );
+        let max_world_bytes = bounded(
+            "max_world_bytes",
+            raw.max_world_bytes,
+            d.max_world_bytes,
+            1024,
+            1 << 30,
+        );
+        let max_world_nodes = bounded(
+            "max_world_nodes",
+            raw.max_world_nodes,
+            d.max_world_nodes,
+            1000,
+            1_000_000_000,
+        );
         let max_concurrent_checks = bounded(
             "max_concurrent_checks",
             raw.max_concurrent_checks.map(|v| v as u64),
@@ -656,6 +695,8 @@ impl Settings {
             policy_cache_capacity,
             session_cache_bytes,
             max_policy_bytes: usize::try_from(max_policy_bytes).unwrap_or(d.max_policy_bytes),
+            max_world_bytes,
+            max_world_nodes,
             bare_account_principal: raw
                 .bare_account_principal
                 .unwrap_or(d.bare_account_principal),

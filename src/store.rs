@@ -12,7 +12,8 @@
 //!
 //! This file holds the store and its publishing: the snapshot, the poll, the swap, the last good
 //! world. `files` reads the world's files and gives the builder secrets and policy files;
-//! `documents` parses and merges the documents; `kubernetes` applies `IAMAuthPolicy` resources;
+//! `documents` parses and merges the documents (`tree` holds a YAML document until its kind is
+//! known); `kubernetes` applies `IAMAuthPolicy` resources;
 //! `watch` tells from the files' metadata whether a poll must read them; `error` holds the problems
 //! and errors.
 
@@ -20,6 +21,7 @@ mod documents;
 mod error;
 mod files;
 mod kubernetes;
+mod tree;
 mod watch;
 
 use std::path::PathBuf;
@@ -34,8 +36,8 @@ use crate::lattice::{CompiledPolicy, ReadError, World, WorldOptions};
 use crate::sigv4::{self, Verifier};
 
 pub use error::{FileProblem, LoadError};
-pub use files::{CacheStats, MAX_SECRET_FILE_BYTES, MAX_WORLD_FILE_BYTES, MAX_WORLD_FILES};
-use files::{FileLoader, Sources, read_sources, unreadable_fingerprint};
+pub use files::{CacheStats, MAX_SECRET_FILE_BYTES, MAX_WORLD_FILES};
+use files::{FileLoader, Sources, read_sources, unreadable_fingerprint, world_file_problem};
 use watch::{LastRead, Stamp};
 
 /// One immutable, complete, validated world, ready to serve.
@@ -139,7 +141,10 @@ impl Store {
                 return Reload::Unchanged;
             }
             self.source_reads.fetch_add(1, Ordering::Relaxed);
-            let sources = read_sources(self.settings.world.as_deref());
+            let sources = read_sources(
+                self.settings.world.as_deref(),
+                self.settings.max_world_bytes,
+            );
             last.stamp = stamp;
             last.referenced = sources.as_ref().map_or_else(
                 |_| Vec::new(),
@@ -162,7 +167,7 @@ impl Store {
         if unchanged {
             return Reload::Unchanged;
         }
-        let result = sources.and_then(|sources| self.build(&sources, now));
+        let result = sources.and_then(|sources| self.build(sources, now));
         if let Ok(mut f) = self.last_fingerprint.lock() {
             *f = Some(fingerprint);
         }
@@ -184,8 +189,11 @@ impl Store {
         &self,
         now: SystemTime,
     ) -> Result<(Arc<Snapshot>, Vec<FileProblem>), LoadError> {
-        let sources = read_sources(self.settings.world.as_deref())?;
-        self.build(&sources, now)
+        let sources = read_sources(
+            self.settings.world.as_deref(),
+            self.settings.max_world_bytes,
+        )?;
+        self.build(sources, now)
     }
 
     fn world_options(&self) -> WorldOptions {
@@ -222,30 +230,30 @@ impl Store {
         v
     }
 
+    /// Builds a snapshot from `sources`, consuming them: the texts are gone before the world
+    /// is compiled.
     fn build(
         &self,
-        sources: &Sources,
+        sources: Sources,
         now: SystemTime,
     ) -> Result<(Arc<Snapshot>, Vec<FileProblem>), LoadError> {
-        let (spec, origins) = sources.merge()?;
+        let source = sources.describe();
+        let Sources { files, base, .. } = sources;
+        let (spec, origins) = documents::merge(files, self.settings.max_world_nodes)?;
         let loader = FileLoader {
-            base: sources.base.clone(),
+            base,
+            max_file_bytes: self.settings.max_world_bytes,
             cache: &self.policies,
             stats: Mutex::new(CacheStats::default()),
         };
         let world =
             World::build(&spec, &self.world_options(), &loader).map_err(|problems| LoadError {
-                problems: problems.into_iter().map(|p| origins.locate(p)).collect(),
+                problems: origins.locate_all(problems.into_iter()),
             })?;
         if let (Ok(mut last), Ok(stats)) = (self.last_cache.lock(), loader.stats.lock()) {
             *last = *stats;
         }
-        let warnings = world
-            .warnings
-            .iter()
-            .cloned()
-            .map(|p| origins.locate(p))
-            .collect();
+        let warnings = origins.locate_all(world.warnings.iter().cloned());
         let verifier = self.verifier_for(&world.region);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let snapshot = Arc::new(Snapshot {
@@ -253,7 +261,7 @@ impl Store {
             verifier,
             generation,
             loaded_at: now,
-            source: sources.describe(),
+            source,
         });
         Ok((snapshot, warnings))
     }
@@ -271,18 +279,20 @@ impl Store {
         now: SystemTime,
     ) -> Result<(Arc<Snapshot>, Vec<FileProblem>), LoadError> {
         let path = PathBuf::from(name);
-        if u64::try_from(text.len()).unwrap_or(u64::MAX) > MAX_WORLD_FILE_BYTES {
-            let too_large = ReadError::TooLarge {
-                len: u64::try_from(text.len()).unwrap_or(u64::MAX),
-                limit: MAX_WORLD_FILE_BYTES,
-            };
-            return Err(LoadError::one(Some(&path), too_large.to_string()));
+        let max = self.settings.max_world_bytes;
+        let len = u64::try_from(text.len()).unwrap_or(u64::MAX);
+        if len > max {
+            let too_large = ReadError::TooLarge { len, limit: max };
+            return Err(LoadError::one(
+                Some(&path),
+                world_file_problem(&too_large, max, max),
+            ));
         }
         let sources = Sources {
             files: vec![(Some(path), text.to_owned())],
             base: None,
             extra: Vec::new(),
         };
-        self.build(&sources, now)
+        self.build(sources, now)
     }
 }

@@ -72,3 +72,30 @@ pub(super) enum MergeError {
         earlier: String,
     },
 }
+
+/// A world file's documents that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum DocumentsError {
+    /// Neither YAML nor JSON.
+    #[error("not valid YAML/JSON")]
+    Syntax(#[source] serde_saphyr::Error),
+    /// More nodes than a load may parse, in all the world's files together.
+    #[error(
+        "the world has more than {limit} nodes (mappings, sequences and scalars, keys included, in all its files); `max_world_nodes` raises the limit"
+    )]
+    TooManyNodes {
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// A document that is not what its kind says.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum DocumentError {
+    /// In a JSON document.
+    #[error(transparent)]
+    Json(serde_json::Error),
+    /// In a YAML document.
+    #[error(transparent)]
+    Tree(serde::de::value::Error),
+}

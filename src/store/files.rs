@@ -24,9 +24,6 @@ use crate::policy::{Diagnostic, ParseOptions};
 
 use super::error::LoadError;
 
-/// Largest world file read (a world is configuration, not data).
-pub const MAX_WORLD_FILE_BYTES: u64 = 64 * 1024 * 1024;
-
 /// Largest secret file read (a secret key or a session token is far smaller).
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
@@ -49,14 +46,28 @@ pub(super) struct Sources {
     pub(super) files: Vec<(Option<PathBuf>, String)>,
     pub(super) base: Option<PathBuf>,
     /// Referenced files (policy documents, secrets) read during the last build also count for
-    /// change detection; their contents are hashed here.
-    pub(super) extra: Vec<(PathBuf, Vec<u8>)>,
+    /// change detection: the digest of each one's content (or of why it could not be read).
+    pub(super) extra: Vec<(PathBuf, [u8; 32])>,
 }
 
-/// The text of the file at `path`, at most [`MAX_WORLD_FILE_BYTES`] long.
-fn read_limited(path: &Path) -> Result<String, ReadError> {
-    let bytes = read_bounded(path, MAX_WORLD_FILE_BYTES)?;
+/// The text of the file at `path`, at most `limit` bytes long.
+fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
+    let bytes = read_bounded(path, limit)?;
     String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
+}
+
+/// Why a world file could not be read, as its problem says it: a file past the bytes the
+/// world had `left` names the world's limit and its setting.
+pub(super) fn world_file_problem(error: &ReadError, max_bytes: u64, left: u64) -> String {
+    match error {
+        ReadError::TooLarge { len, .. } => format!(
+            "the world is over its {max_bytes}-byte limit: this file is {len} bytes, with {left} left; `max_world_bytes` raises the limit"
+        ),
+        ReadError::TooLong { .. } => format!(
+            "the world is over its {max_bytes}-byte limit: this file is longer than the {left} bytes left; `max_world_bytes` raises the limit"
+        ),
+        ReadError::Io(_) | ReadError::NotUtf8 | ReadError::NotRegular(_) => error_chain(error),
+    }
 }
 
 /// The bytes of the regular file at `path` (a symlink is followed), at most `limit` of them.
@@ -203,7 +214,9 @@ pub(super) fn world_files(path: &Path) -> Result<(Vec<PathBuf>, PathBuf), LoadEr
     Ok((names, path.to_path_buf()))
 }
 
-pub(super) fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
+/// Reads the world's files, at most `max_bytes` of them in all, and digests the files they
+/// refer to (each at most `max_bytes`).
+pub(super) fn read_sources(world: Option<&Path>, max_bytes: u64) -> Result<Sources, LoadError> {
     let Some(path) = world else {
         return Ok(Sources {
             files: vec![(None, World::EXAMPLE_YAML.to_owned())],
@@ -213,8 +226,11 @@ pub(super) fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
     };
     let (files, base) = world_files(path)?;
     let mut out = Vec::new();
+    let mut left = max_bytes;
     for f in files {
-        let text = read_limited(&f).map_err(|e| LoadError::one(Some(&f), error_chain(&e)))?;
+        let text = read_text(&f, left)
+            .map_err(|e| LoadError::one(Some(&f), world_file_problem(&e, max_bytes, left)))?;
+        left = left.saturating_sub(u64::try_from(text.len()).unwrap_or(u64::MAX));
         out.push((Some(f), text));
     }
     // Referenced files: re-read them so that editing a policy file triggers a reload. One that
@@ -223,9 +239,11 @@ pub(super) fn read_sources(world: Option<&Path>) -> Result<Sources, LoadError> {
     for (_, text) in &out {
         for referenced in referenced_files(text) {
             let p = base.join(&referenced);
-            let bytes = read_bounded(&p, MAX_WORLD_FILE_BYTES)
-                .unwrap_or_else(|e| format!("\0unreadable\0{}", error_chain(&e)).into_bytes());
-            extra.push((p, bytes));
+            let digest = match read_bounded(&p, max_bytes) {
+                Ok(bytes) => Sha256::digest(&bytes),
+                Err(e) => Sha256::digest(format!("\0unreadable\0{}", error_chain(&e))),
+            };
+            extra.push((p, digest.into()));
         }
     }
     Ok(Sources {
@@ -286,10 +304,10 @@ impl Sources {
             h.update(text.as_bytes());
             h.update([0]);
         }
-        for (path, bytes) in &self.extra {
+        for (path, digest) in &self.extra {
             h.update(path.display().to_string().as_bytes());
             h.update([0]);
-            h.update(bytes);
+            h.update(digest);
         }
         h.finalize().into()
     }
@@ -310,6 +328,8 @@ impl Sources {
 /// Resolves secrets and policy files relative to the world, and compiles through the cache.
 pub(super) struct FileLoader<'a> {
     pub(super) base: Option<PathBuf>,
+    /// The most a policy file may hold: the world's limit.
+    pub(super) max_file_bytes: u64,
     pub(super) cache: &'a moka::sync::Cache<[u8; 32], CompiledPolicy>,
     pub(super) stats: Mutex<CacheStats>,
 }
@@ -357,7 +377,7 @@ impl Loader for FileLoader<'_> {
             return Err(LoaderError::PolicyFileNeedsFiles(name.to_owned()));
         }
         let path = self.path(name);
-        match read_limited(&path) {
+        match read_text(&path, self.max_file_bytes) {
             Ok(text) => Ok(text),
             Err(source) => Err(LoaderError::PolicyFile { path, source }),
         }
@@ -400,6 +420,7 @@ mod tests {
         let cache = moka::sync::Cache::new(1);
         let loader = FileLoader {
             base: Some(dir.path().to_path_buf()),
+            max_file_bytes: 1024,
             cache: &cache,
             stats: Mutex::new(CacheStats::default()),
         };

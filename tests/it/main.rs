@@ -32,3 +32,4 @@ mod sigv4_suite;
 mod streams;
 mod sts;
 mod support;
+mod world_limits;
