@@ -164,19 +164,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         draining,
     )?;
 
-    let http = tokio::spawn(http::serve(
-        metrics_listener,
-        store.clone(),
-        metrics.clone(),
-        http::Limits::from_settings(&settings),
-    ));
-    let reload = tokio::spawn(reload_loop(
-        store.clone(),
-        metrics.clone(),
-        health,
-        clock,
-        settings.reload_interval,
-    ));
+    let [http, reload] = spawn_upkeep(metrics_listener, &store, &metrics, health, clock, &settings);
     tracing::info!(
         message = "Serving.",
         grpc = %grpc_addr,
@@ -194,6 +182,32 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         workers,
         tasks: vec![http, reload],
     })
+}
+
+/// The tasks both servers run beside their own: the HTTP endpoint on `metrics_listener`, and
+/// the world's reload loop.
+fn spawn_upkeep(
+    metrics_listener: TcpListener,
+    store: &Arc<Store>,
+    metrics: &Arc<Metrics>,
+    health: tonic_health::server::HealthReporter,
+    clock: Arc<dyn Clock>,
+    settings: &Settings,
+) -> [JoinHandle<()>; 2] {
+    let http = tokio::spawn(http::serve(
+        metrics_listener,
+        Arc::clone(store),
+        Arc::clone(metrics),
+        http::Limits::from_settings(settings),
+    ));
+    let reload = tokio::spawn(reload_loop(
+        Arc::clone(store),
+        Arc::clone(metrics),
+        health,
+        clock,
+        settings.reload_interval,
+    ));
+    [http, reload]
 }
 
 /// Serves until `signal` completes, then drains.

@@ -201,34 +201,14 @@ fn serve(args: &ServeArgs) -> ExitCode {
         world: args.config.clone(),
         log_level: args.log_level.clone(),
     };
-    let settings = match settings(args.settings.as_ref(), &flags) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let _log_writer = init_logging(&settings);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lattice-authz: cannot start the runtime: {e}");
-            return ExitCode::from(EX_UNAVAILABLE);
-        }
-    };
-    let result = runtime.block_on(app::serve(
-        settings,
-        Arc::new(SystemClock),
-        shutdown_signal(),
-    ));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let chain = lattice::error_chain(&e);
-            tracing::error!(message = "Server failed.", error = %chain);
-            eprintln!("lattice-authz: {chain}");
-            ExitCode::from(EX_UNAVAILABLE)
-        }
+    match settings(args.settings.as_ref(), &flags) {
+        Ok(settings) => run(
+            settings,
+            tokio::runtime::Builder::new_current_thread(),
+            "Server failed.",
+            |s| app::serve(s, Arc::new(SystemClock), shutdown_signal()),
+        ),
+        Err(code) => code,
     }
 }
 
@@ -241,31 +221,41 @@ fn sts(args: &StsArgs) -> ExitCode {
         world: args.config.clone(),
         log_level: args.log_level.clone(),
     };
-    let settings = match settings(args.settings.as_ref(), &flags) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    match settings(args.settings.as_ref(), &flags) {
+        Ok(settings) => run(
+            settings,
+            tokio::runtime::Builder::new_multi_thread(),
+            "STS failed.",
+            |s| app::serve_sts(s, Arc::new(SystemClock), shutdown_signal()),
+        ),
+        Err(code) => code,
+    }
+}
+
+/// Runs a server until it ends, with the logging `settings` ask for, on a runtime from
+/// `builder`; a failure is logged as `failed` and printed, and exits 69.
+fn run<F>(
+    settings: Settings,
+    mut builder: tokio::runtime::Builder,
+    failed: &'static str,
+    server: impl FnOnce(Settings) -> F,
+) -> ExitCode
+where
+    F: std::future::Future<Output = Result<(), app::AppError>>,
+{
     let _log_writer = init_logging(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("lattice-authz: cannot start the runtime: {e}");
             return ExitCode::from(EX_UNAVAILABLE);
         }
     };
-    let result = runtime.block_on(app::serve_sts(
-        settings,
-        Arc::new(SystemClock),
-        shutdown_signal(),
-    ));
-    match result {
+    match runtime.block_on(server(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let chain = lattice::error_chain(&e);
-            tracing::error!(message = "STS failed.", error = %chain);
+            tracing::error!(message = failed, error = %chain);
             eprintln!("lattice-authz: {chain}");
             ExitCode::from(EX_UNAVAILABLE)
         }

@@ -21,10 +21,6 @@ use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, attribute_cont
 /// # Panics
 ///
 /// If the signer rejects its input (a malformed host or target): test input is fixed.
-#[expect(
-    clippy::expect_used,
-    reason = "test builder: fixed input, fails loudly"
-)]
 pub fn sign_lattice(
     method: &str,
     host: &str,
@@ -43,38 +39,16 @@ pub fn sign_lattice(
             .iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())),
     );
-    let (access_key_id, secret, token) = creds;
-    let identity = Credentials::new(
-        access_key_id,
-        secret,
-        token.map(str::to_owned),
-        None,
-        "test-util",
-    )
-    .into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("vpc-lattice-svcs")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .expect("signing parameters")
-        .into();
-    let uri = format!("http://{host}{target}");
-    let request = SignableRequest::new(
+    let request = Signing {
+        service: "vpc-lattice-svcs",
         method,
-        uri,
-        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::UnsignedPayload,
-    )
-    .expect("signable request");
-    let (instructions, _) = sign(request, &params).expect("signature").into_parts();
-    let (added, _) = instructions.into_parts();
-    for h in added {
-        all.push((h.name().to_owned(), h.value().to_owned()));
-    }
-    all
+        uri: format!("http://{host}{target}"),
+        body: SignableBody::UnsignedPayload,
+        creds,
+        region,
+        time,
+    };
+    request.sign(all)
 }
 
 /// Signs an STS call the way botocore does: a form body whose hash is signed (no
@@ -83,10 +57,6 @@ pub fn sign_lattice(
 /// # Panics
 ///
 /// If the signer rejects its input: test input is fixed.
-#[expect(
-    clippy::expect_used,
-    reason = "test builder: fixed input, fails loudly"
-)]
 pub fn sign_sts(
     host: &str,
     body: &str,
@@ -94,45 +64,75 @@ pub fn sign_sts(
     region: &str,
     time: SystemTime,
 ) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = vec![
+    let all: Vec<(String, String)> = vec![
         ("host".into(), host.into()),
         (
             "content-type".into(),
             "application/x-www-form-urlencoded; charset=utf-8".into(),
         ),
     ];
-    let (access_key_id, secret, token) = creds;
-    let identity = Credentials::new(
-        access_key_id,
-        secret,
-        token.map(str::to_owned),
-        None,
-        "test-util",
-    )
-    .into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("sts")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .expect("signing parameters")
+    let request = Signing {
+        service: "sts",
+        method: "POST",
+        uri: format!("http://{host}/"),
+        body: SignableBody::Bytes(body.as_bytes()),
+        creds,
+        region,
+        time,
+    };
+    request.sign(all)
+}
+
+/// One request for `aws-sigv4` to sign.
+struct Signing<'a> {
+    service: &'a str,
+    method: &'a str,
+    uri: String,
+    body: SignableBody<'a>,
+    creds: (&'a str, &'a str, Option<&'a str>),
+    region: &'a str,
+    time: SystemTime,
+}
+
+impl Signing<'_> {
+    /// `headers` with the signing headers added.
+    #[expect(
+        clippy::expect_used,
+        reason = "test builder: fixed input, fails loudly"
+    )]
+    fn sign(self, mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
+        let (access_key_id, secret, token) = self.creds;
+        let identity = Credentials::new(
+            access_key_id,
+            secret,
+            token.map(str::to_owned),
+            None,
+            "test-util",
+        )
         .into();
-    let uri = format!("http://{host}/");
-    let request = SignableRequest::new(
-        "POST",
-        uri,
-        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .expect("signable request");
-    let (instructions, _) = sign(request, &params).expect("signature").into_parts();
-    let (added, _) = instructions.into_parts();
-    for h in added {
-        all.push((h.name().to_owned(), h.value().to_owned()));
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(self.region)
+            .name(self.service)
+            .time(self.time)
+            .settings(SigningSettings::default())
+            .build()
+            .expect("signing parameters")
+            .into();
+        let request = SignableRequest::new(
+            self.method,
+            self.uri,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            self.body,
+        )
+        .expect("signable request");
+        let (instructions, _) = sign(request, &params).expect("signature").into_parts();
+        let (added, _) = instructions.into_parts();
+        for h in added {
+            headers.push((h.name().to_owned(), h.value().to_owned()));
+        }
+        headers
     }
-    all
 }
 
 /// How Envoy hands headers over.

@@ -19,7 +19,7 @@ use crate::store::Store;
 use crate::sts::{Issuer, server};
 
 use super::error::AppError;
-use super::{http, new_metrics, poll_once, reload_loop};
+use super::{new_metrics, poll_once, spawn_upkeep};
 
 /// A running STS.
 #[derive(Debug)]
@@ -80,19 +80,7 @@ pub async fn start_sts(settings: Settings, clock: Arc<dyn Clock>) -> Result<Runn
         server::Limits::default(),
         shutdown_rx,
     ));
-    let http = tokio::spawn(http::serve(
-        metrics_listener,
-        store.clone(),
-        metrics.clone(),
-        http::Limits::from_settings(&settings),
-    ));
-    let reload = tokio::spawn(reload_loop(
-        store.clone(),
-        metrics.clone(),
-        health,
-        clock,
-        settings.reload_interval,
-    ));
+    let [http, reload] = spawn_upkeep(metrics_listener, &store, &metrics, health, clock, &settings);
     tracing::info!(
         message = "Serving STS.",
         sts = %sts_addr,

@@ -445,7 +445,7 @@ impl World {
 
     /// The identity-based policies of a signer, as this world holds them: a sealed session's are
     /// its role's (its own copy of them lives only as long as the decision, not the world).
-    fn identity_policies<'w>(&'w self, signer: &Signer<'w>) -> &'w [NamedPolicy] {
+    pub(crate) fn identity_policies<'w>(&'w self, signer: &Signer<'w>) -> &'w [NamedPolicy] {
         match signer {
             Signer::Listed { principal, .. } => &principal.policies,
             Signer::Sealed(session) => match &session.principal.kind {

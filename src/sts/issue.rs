@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::lattice::{Principal, PrincipalKind, Role, Signer, World};
+use crate::lattice::{NamedPolicy, Principal, PrincipalKind, Role, Signer, World};
 use crate::policy::{self, ConditionKey, Evaluation, MissReason, Outcome, PrincipalMatch, Value};
 use crate::sigv4::{self, SigV4Error, SigV4ErrorKind, Verified, Verifier};
 use crate::store::Store;
@@ -106,14 +106,7 @@ fn web_identity(
     })?;
     let claims = jwt.claims();
     let denied = StsError::web_identity_not_authorized;
-    let Some(role) = world.role(&input.role_arn) else {
-        log.detail = Some("the role is not in the world".to_owned());
-        return Err(denied());
-    };
-    let Some(trust) = &role.trust_policy else {
-        log.detail = Some("the role has no trust policy".to_owned());
-        return Err(denied());
-    };
+    let (role, trust) = trusting_role(world, &input.role_arn, log).ok_or_else(denied)?;
     let Some(issuer) = claims.iss.as_deref() else {
         log.detail = Some("the token has no `iss`".to_owned());
         return Err(StsError::missing_claim("iss"));
@@ -285,14 +278,7 @@ impl Issuer {
             log.detail = Some("MFA given: this service has no MFA devices".to_owned());
             return Err(denied());
         }
-        let Some(role) = world.role(&input.role_arn) else {
-            log.detail = Some("the role is not in the world".to_owned());
-            return Err(denied());
-        };
-        let Some(trust) = &role.trust_policy else {
-            log.detail = Some("the role has no trust policy".to_owned());
-            return Err(denied());
-        };
+        let (role, trust) = trusting_role(world, &input.role_arn, log).ok_or_else(denied)?;
         let chained = matches!(caller.kind, PrincipalKind::AssumedRole { .. });
         let role_arn_of_caller = match &caller.kind {
             PrincipalKind::AssumedRole { role_arn, .. } => Some(&**role_arn),
@@ -332,7 +318,7 @@ impl Issuer {
             &input.transitive_tag_keys,
         );
         let same_account = *caller.account == *role.account;
-        let identity_policies = world_policies(world, &signer);
+        let identity_policies = world.identity_policies(&signer);
         for action in needed_actions(
             "sts:AssumeRole",
             !input.tags.is_empty(),
@@ -478,20 +464,25 @@ fn signature_refusal(error: &SigV4Error) -> StsError {
     }
 }
 
-/// The identity policies of a signer as the world holds them.
-fn world_policies<'w>(world: &'w World, signer: &Signer<'w>) -> &'w [crate::lattice::NamedPolicy] {
-    match signer {
-        Signer::Listed { principal, .. } => &principal.policies,
-        Signer::Sealed(session) => match &session.principal.kind {
-            PrincipalKind::AssumedRole { role_arn, .. } => {
-                world.role(role_arn).map_or(&[], |r| &r.policies)
-            }
-            PrincipalKind::User => &[],
-        },
-    }
-}
-
 // === Shared steps ===
+
+/// The role `arn` names and its trust policy; `None` (said in the log) when there is no such
+/// role or it has no trust policy: both are refused alike, so that roles cannot be enumerated.
+fn trusting_role<'w>(
+    world: &'w World,
+    arn: &str,
+    log: &mut LogDetail,
+) -> Option<(&'w Role, &'w NamedPolicy)> {
+    let Some(role) = world.role(arn) else {
+        log.detail = Some("the role is not in the world".to_owned());
+        return None;
+    };
+    let Some(trust) = &role.trust_policy else {
+        log.detail = Some("the role has no trust policy".to_owned());
+        return None;
+    };
+    Some((role, trust))
+}
 
 /// The action a call needs, and `sts:TagSession` / `sts:SetSourceIdentity` when it passes
 /// tags or a source identity (sts §2.5, §3.3).
