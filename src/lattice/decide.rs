@@ -457,9 +457,28 @@ impl World {
         }
     }
 
+    /// The guardrail `layer` (`ServiceControlPolicy` on `account`'s path, or
+    /// `ResourceControlPolicy`) as it applies to a request that is not a Lattice Invoke (the
+    /// STS's): the policy that refuses and its evaluation, or `None` when the guardrail allows.
+    ///
     /// SCPs: every level of the caller's account path that has SCPs attached must allow; levels
     /// without attached SCPs keep AWS's default `FullAWSAccess`. RCPs: `RCPFullAWSAccess` is
     /// always attached, so only explicit denies matter. The management account is exempt.
+    pub(crate) fn guardrail_refusal<'w>(
+        &'w self,
+        layer: Layer,
+        account: Option<usize>,
+        evaluate: &dyn Fn(&'w policy::Policy) -> policy::Evaluation<'w>,
+    ) -> Option<(&'w str, policy::Evaluation<'w>)> {
+        let mut trace = SmallVec::new();
+        self.guardrail(layer, account, &mut trace, &|layer, named| {
+            LayerTrace::evaluated(layer, &named.name, evaluate(&named.policy))
+        });
+        // `guardrail` records a layer only when it refuses.
+        let refusal = trace.into_iter().next()?;
+        Some((refusal.policy?, refusal.evaluation?))
+    }
+
     fn guardrail<'w>(
         &'w self,
         layer: Layer,

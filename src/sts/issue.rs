@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::lattice::{NamedPolicy, Principal, PrincipalKind, Role, Signer, World};
+use crate::lattice::{Layer, NamedPolicy, Principal, PrincipalKind, Role, Signer, World};
 use crate::policy::{self, ConditionKey, Evaluation, MissReason, Outcome, PrincipalMatch, Value};
 use crate::sigv4::{self, SigV4Error, SigV4ErrorKind, Verified, Verifier};
 use crate::store::Store;
@@ -196,18 +196,18 @@ fn web_identity(
         !claims.principal_tags.is_empty(),
         claims.source_identity.is_some(),
     ) {
-        let evaluation = trust.policy.evaluate(
-            &policy::Request {
-                principal,
-                action,
-                resource: &role.arn,
-            },
-            &context,
-        );
+        let request = policy::Request {
+            principal,
+            action,
+            resource: &role.arn,
+        };
+        let evaluation = trust.policy.evaluate(&request, &context);
         if evaluation.outcome != Outcome::Allow {
             log.detail = Some(describe("trust policy", action, &evaluation));
             return Err(denied());
         }
+        // A web identity is no principal of an account: only the role's account's RCPs apply.
+        guardrails(world, None, role, &request, &context, log).map_err(|()| denied())?;
     }
     let duration = input.duration_seconds.unwrap_or(DEFAULT_DURATION_SECS);
     check_duration(role, duration, false, log)?;
@@ -334,6 +334,8 @@ impl Issuer {
                 log.detail = Some(describe("trust policy", action, &trusted));
                 return Err(denied());
             }
+            guardrails(world, caller.account_index, role, &request, &context, log)
+                .map_err(|()| denied())?;
             let mut identity = None;
             for named in identity_policies {
                 let e = named.policy.evaluate(&request, &context);
@@ -482,6 +484,43 @@ fn trusting_role<'w>(
         return None;
     };
     Some((role, trust))
+}
+
+/// The organizations' guardrails on an assume call: the SCPs of the caller's account (when the
+/// caller is a principal of one) and the RCPs of the role's account. `Err` (said in the log) when
+/// one refuses.
+fn guardrails(
+    world: &World,
+    caller_account: Option<usize>,
+    role: &Role,
+    request: &policy::Request<'_>,
+    context: &TrustContext<'_>,
+    log: &mut LogDetail,
+) -> Result<(), ()> {
+    for (layer, account, kind) in [
+        (
+            Layer::ServiceControlPolicy,
+            caller_account,
+            "service control policy",
+        ),
+        (
+            Layer::ResourceControlPolicy,
+            Some(role.account_index),
+            "resource control policy",
+        ),
+    ] {
+        if let Some((name, evaluation)) =
+            world.guardrail_refusal(layer, account, &|p| p.evaluate(request, context))
+        {
+            log.detail = Some(describe(
+                &format!("{kind} {name}"),
+                request.action,
+                &evaluation,
+            ));
+            return Err(());
+        }
+    }
+    Ok(())
 }
 
 /// The action a call needs, and `sts:TagSession` / `sts:SetSourceIdentity` when it passes

@@ -464,7 +464,7 @@ fn issue(sts: &Sts, keys: &Keys, at: SystemTime, duration: Option<&str>) -> Issu
     }
 }
 
-const SESSION_IDENTITY: &str = "Principal=arn:aws:sts::111122223333:assumed-role/app/app-session; SessionName=app-session; Type=AWS_IAM";
+const SESSION_IDENTITY: &str = "Principal=arn:aws:sts::111122223333:assumed-role/app/app-session; PrincipalOrgID=o-stsexample1; PrincipalOrgPath=o-stsexample1/r-st01/; SessionName=app-session; Type=AWS_IAM";
 const INVALID: &str =
     "UnrecognizedClientException: The security token included in the request is invalid.";
 
