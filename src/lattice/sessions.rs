@@ -144,6 +144,17 @@ fn session_of(world: &World, claims: &SessionClaims, token: Arc<[u8]>) -> Option
             issued_at: claims.issued_at,
             federated_provider: claims.federated_provider.as_deref().map(Arc::from),
             source_identity: claims.source_identity.as_deref().map(Arc::from),
+            transitive_tags: claims
+                .tags
+                .iter()
+                .filter(|(k, _)| {
+                    claims
+                        .transitive_tag_keys
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(k))
+                })
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
         }),
         headers: OnceLock::new(),
     };

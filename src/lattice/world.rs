@@ -166,6 +166,8 @@ pub struct TokenFacts {
     pub federated_provider: Option<Arc<str>>,
     /// `aws:SourceIdentity`.
     pub source_identity: Option<Arc<str>>,
+    /// The session tags marked transitive: a session this one assumes inherits them.
+    pub transitive_tags: Vec<(Arc<str>, Arc<str>)>,
 }
 
 /// An IAM role: what its sessions share, and what the STS checks before issuing one.

@@ -374,6 +374,32 @@ impl Issuer {
         }
         let duration = input.duration_seconds.unwrap_or(DEFAULT_DURATION_SECS);
         check_duration(role, duration, chained, log)?;
+        // A chained session inherits the caller's transitive tags, which it may not set again
+        // (sts §2.5), and keeps them transitive.
+        let inherited = caller
+            .token
+            .as_ref()
+            .map_or(&[][..], |t| t.transitive_tags.as_slice());
+        if let Some((key, _)) = inherited
+            .iter()
+            .find(|(k, _)| input.tags.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)))
+        {
+            log.detail = Some(format!("tag `{key}` is inherited as transitive"));
+            return Err(StsError::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "The tag key `{key}` is a transitive tag of the calling session and cannot be set again."
+                ),
+            ));
+        }
+        let mut tags: Vec<(String, String)> = inherited
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut transitive_tag_keys: Vec<String> =
+            inherited.iter().map(|(k, _)| k.to_string()).collect();
+        tags.extend(input.tags.iter().cloned());
+        transitive_tag_keys.extend(input.transitive_tag_keys.iter().cloned());
         let answer = mint(
             world,
             role,
@@ -381,8 +407,8 @@ impl Issuer {
             now_secs,
             duration,
             Minted {
-                tags: input.tags.clone(),
-                transitive_tag_keys: input.transitive_tag_keys.clone(),
+                tags,
+                transitive_tag_keys,
                 source_identity,
                 federated_provider: None,
                 chained,

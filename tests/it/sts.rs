@@ -669,3 +669,66 @@ fn sessions_are_unavailable_without_session_keys() {
     let (status, code, _) = sts.call(&params, None, now).unwrap_err();
     assert_eq!((status, code.as_str()), (503, "ServiceUnavailable"));
 }
+
+#[test]
+fn a_chained_session_inherits_the_transitive_tags() {
+    let now = humantime::parse_rfc3339("2026-12-08T00:00:00Z").unwrap();
+    let keys = Keys::new();
+    let sts = Sts::new(&keys, now);
+    let file = json!({"token": {"header": {"alg": "ES256", "kid": "es"}, "claims": {
+        "iss": "https://oidc.test/cluster-a", "sub": "system:serviceaccount:shop:app",
+        "aud": "sts.amazonaws.com", "exp": 3600,
+        "https://aws.amazon.com/tags": {
+            "principal_tags": {"team": ["payments"], "tier": ["gold"]},
+            "transitive_tag_keys": ["team"]}}}});
+    let base = |action: &str| {
+        vec![
+            ("Action".to_owned(), action.to_owned()),
+            ("Version".to_owned(), "2011-06-15".to_owned()),
+            (
+                "RoleArn".to_owned(),
+                "arn:aws:iam::111122223333:role/app".to_owned(),
+            ),
+            ("RoleSessionName".to_owned(), "tagged".to_owned()),
+        ]
+    };
+    let mut params = base("AssumeRoleWithWebIdentity");
+    params.push((
+        "WebIdentityToken".to_owned(),
+        token(&keys, &file, None, secs(now)),
+    ));
+    let Ok(Answer::AssumedRole(first)) = sts.call(&params, None, now) else {
+        panic!("not issued");
+    };
+    let creds = (
+        first.credentials.access_key_id.as_str(),
+        first.credentials.secret_access_key.as_str(),
+        Some(first.credentials.session_token.as_str()),
+    );
+    let Ok(Answer::AssumedRole(chained)) = sts.call(&base("AssumeRole"), Some(creds), now) else {
+        panic!("not chained");
+    };
+    let snapshot = sts.store.current().unwrap();
+    let claims = snapshot
+        .world
+        .sessions
+        .keyring()
+        .open(chained.credentials.session_token.as_bytes())
+        .unwrap();
+    assert_eq!(claims.tags, [("team".to_owned(), "payments".to_owned())]);
+    assert_eq!(claims.transitive_tag_keys, ["team"]);
+    assert!(claims.chained);
+
+    let mut again = base("AssumeRole");
+    again.push(("Tags.member.1.Key".to_owned(), "Team".to_owned()));
+    again.push(("Tags.member.1.Value".to_owned(), "other".to_owned()));
+    assert_eq!(
+        sts.call(&again, Some(creds), now).unwrap_err(),
+        (
+            400,
+            "ValidationError".to_owned(),
+            "The tag key `team` is a transitive tag of the calling session and cannot be set again."
+                .to_owned()
+        )
+    );
+}
