@@ -13,7 +13,8 @@ use crate::tokens::{Keyring, OpenError, SessionClaims};
 
 use super::world::{Principal, PrincipalKind, TokenFacts, World};
 
-/// The default bound of the opened-session cache, in bytes of the estimate [`weight`] makes.
+/// The default bound of the opened-session cache, in bytes of the estimate it makes of each
+/// session (its token, its texts, and a fixed overhead calibrated on resident memory).
 pub const DEFAULT_SESSION_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What every cached session costs beyond the sizes [`weight`] counts: the cache's own entry,
