@@ -172,7 +172,10 @@ fn init_logging(settings: &Settings) -> logging::FlushGuard {
             }
         }
         LogFormat::Text => {
-            let _ = builder.try_init();
+            // Colour codes only for a person at a terminal, never into a file or a collector.
+            let _ = builder
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .try_init();
         }
     }
     guard
