@@ -89,6 +89,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     report_health(&health, ServingStatus::NotServing).await;
 
     poll_once(&store, &metrics, &health, clock.as_ref()).await;
+    require_world(&settings, &store)?;
 
     let grpc_listener = crate::accept::bind(settings.listen).map_err(|source| AppError::Bind {
         addr: settings.listen,
@@ -216,6 +217,16 @@ async fn report_health(health: &tonic_health::server::HealthReporter, status: Se
             status,
         )
         .await;
+}
+
+/// With `require_world`, a process whose first load failed stops before it binds a port: an
+/// orchestrator restarts it (and shows it crash-looping) instead of routing to a server that
+/// answers every Check `UNAVAILABLE`.
+fn require_world(settings: &Settings, store: &Store) -> Result<(), AppError> {
+    if settings.require_world && store.current().is_none() {
+        return Err(AppError::NoWorld);
+    }
+    Ok(())
 }
 
 async fn poll_once(
