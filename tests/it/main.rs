@@ -21,6 +21,7 @@ mod policy_api;
 mod policy_props;
 mod policy_validation;
 mod policy_vectors;
+mod reflection;
 mod refusals;
 mod reload;
 mod scale;
