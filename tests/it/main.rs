@@ -17,6 +17,7 @@ mod files;
 mod grpc_check;
 mod hostile;
 mod http_port;
+mod kubernetes;
 mod policy_api;
 mod policy_props;
 mod policy_validation;
