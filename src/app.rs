@@ -89,6 +89,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     report_health(&health, ServingStatus::NotServing).await;
 
     poll_once(&store, &metrics, &health, clock.as_ref()).await;
+    require_world(&settings, &store)?;
 
     let grpc_listener = crate::accept::bind(settings.listen).map_err(|source| AppError::Bind {
         addr: settings.listen,
@@ -123,11 +124,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     )
     .with_dynamic_metadata(settings.dynamic_metadata);
     let diagnostics = DiagnosticsService::new(store.clone(), metrics.clone(), clock.clone());
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .ok();
+    let reflection = reflection_builder().build_v1().ok();
+    let reflection_v1alpha = reflection_builder().build_v1alpha().ok();
 
     // No `timeout` here: tonic answers its own as CANCELLED and counts it nowhere; the guard in
     // `layers` answers DEADLINE_EXCEEDED and counts it.
@@ -143,7 +141,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         .add_service(crate::pb::diagnostics_server::DiagnosticsServer::new(
             diagnostics,
         ))
-        .add_optional_service(reflection);
+        .add_optional_service(reflection)
+        .add_optional_service(reflection_v1alpha);
     let drain_health = health.clone();
     let grace = settings.shutdown_grace;
     let draining = async move {
@@ -230,6 +229,28 @@ async fn report_health(health: &tonic_health::server::HealthReporter, status: Se
             status,
         )
         .await;
+}
+
+/// Reflection over every service the gRPC listener serves, Envoy's `Authorization` included, and
+/// both versions of reflection itself: `v1`, and `v1alpha` that grpcio-reflection and older
+/// grpcurl speak. Each version lists the same services.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::ENVOY_AUTH_FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+}
+
+/// With `require_world`, a process whose first load failed stops before it binds a port: an
+/// orchestrator restarts it (and shows it crash-looping) instead of routing to a server that
+/// answers every Check `UNAVAILABLE`.
+fn require_world(settings: &Settings, store: &Store) -> Result<(), AppError> {
+    if settings.require_world && store.current().is_none() {
+        return Err(AppError::NoWorld);
+    }
+    Ok(())
 }
 
 async fn poll_once(

@@ -27,7 +27,10 @@ use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
 use prost::Message as _;
 use smallvec::SmallVec;
 
-use crate::lattice::{Authenticated, Decision, Effect, IDENTITY_HEADERS, Phases};
+use crate::lattice::{
+    Authenticated, Decision, Effect, IDENTITY_HEADERS, Layer, LayerOutcome, LayerTrace, Phases,
+    Reason,
+};
 use crate::metrics::{DecisionLabel, GrpcMethod, Metrics};
 use crate::sigv4::{CacheOutcome, SigV4Error};
 use crate::store::{Snapshot, Store};
@@ -280,6 +283,9 @@ impl AuthzService {
         elapsed: Duration,
     ) {
         let route = decision.route;
+        let decided_by = deciding(decision);
+        let evaluation = decided_by.and_then(|t| t.evaluation);
+        let statement = evaluation.and_then(|e| e.statement);
         // The decision line, field by field: the one list that both outputs expand, so that the
         // direct JSON line and the `tracing` event cannot drift apart. A field is `name: how =
         // value`, `how` being how the direct line writes it (`str`, `u64` or `display`); the event
@@ -291,6 +297,9 @@ impl AuthzService {
                     decision: str = label.as_str(),
                     reason: str = decision.reason.as_str(),
                     layer: str = decision.layer.as_str(),
+                    policy: opt_str = evaluation.and(decided_by.and_then(|t| t.policy)),
+                    statement: opt_u64 = statement.map(|s| u64::try_from(s.index).unwrap_or(u64::MAX)),
+                    sid: opt_str = statement.and_then(|s| s.sid),
                     status: u64 = u64::from(decision.status()),
                     principal: str = decision.caller.name(),
                     access_key_id: str = decision.caller.access_key_id().unwrap_or(""),
@@ -321,6 +330,31 @@ impl AuthzService {
                 tracing::debug!(message = "Decision layer.", decision_id = id, step = i, layer = t.layer.as_str(), outcome = t.outcome.as_str(), detail = %t);
             }
         }
+    }
+}
+
+/// The layer of the trace that decided, as the decision line names it (`policy`, `statement`,
+/// `sid`). A deny: the entry of the deciding layer that gave the reason (its explicit deny, or its
+/// lack of an allow). An allow: the resource's own auth policy that allowed — the service's, or
+/// the service network's when the service's auth type is `NONE` — as that is the policy its owner
+/// writes; `None` when neither is `AWS_IAM`.
+fn deciding<'d, 'w>(decision: &'d Decision<'w>) -> Option<&'d LayerTrace<'w>> {
+    match decision.effect {
+        Effect::Deny => {
+            let outcome = match decision.reason {
+                Reason::ExplicitDeny(_) => LayerOutcome::ExplicitDeny,
+                _ => LayerOutcome::NoMatch,
+            };
+            decision
+                .trace
+                .iter()
+                .find(|t| t.layer == decision.layer && t.outcome == outcome)
+        }
+        Effect::Allow => decision.trace.iter().rev().find(|t| {
+            matches!(t.layer, Layer::ServicePolicy | Layer::NetworkPolicy)
+                && t.outcome == LayerOutcome::Allow
+                && t.evaluation.is_some()
+        }),
     }
 }
 
@@ -533,7 +567,9 @@ mod tests {
         assert_eq!(
             steady(lines[0]),
             ":\"INFO\",\"message\":\"Authorization decided.\",\"decision\":\"allow\",\
-             \"reason\":\"allowed\",\"layer\":\"none\",\"status\":200,\
+             \"reason\":\"allowed\",\"layer\":\"none\",\
+             \"policy\":\"auth policy of svc-08c822987a0b6ab7d\",\"statement\":0,\
+             \"sid\":\"AllowAliceAccess\",\"status\":200,\
              \"principal\":\"arn:aws:iam::917561075114:user/latticeuser\",\
              \"access_key_id\":\"AKIAIOSFODNN7EXAMPLE\",\
              \"service_arn\":\"arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-08c822987a0b6ab7d\",\
@@ -542,6 +578,18 @@ mod tests {
              \"path\":\"/a\",\"request_id\":\"\",\"decision_id\":_,\"latency_us\":_,\"generation\":1,\
              \"target\":\"lattice_authz::authz\"}"
         );
-        assert!(lines[2].contains("\"decision\":\"deny\""), "{text}");
+        // A deny without an allow names the policy that had none, and no statement.
+        assert_eq!(
+            steady(lines[2]),
+            ":\"INFO\",\"message\":\"Authorization decided.\",\"decision\":\"deny\",\
+             \"reason\":\"no_service_policy\",\"layer\":\"service_policy\",\
+             \"policy\":\"auth policy of svc-08c822987a0b6ab7d\",\"status\":403,\
+             \"principal\":\"anonymous\",\"access_key_id\":\"\",\
+             \"service_arn\":\"arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-08c822987a0b6ab7d\",\
+             \"service_network_arn\":\"arn:aws:vpc-lattice:ap-northeast-1:917561075114:servicenetwork/sn-0123456789abcdef0\",\
+             \"source_vpc\":\"vpc-0a0a0a0a0a0a0a0a0\",\"source_ip\":\"127.0.0.1\",\"method\":\"GET\",\
+             \"path\":\"/a\",\"request_id\":\"\",\"decision_id\":_,\"latency_us\":_,\"generation\":1,\
+             \"target\":\"lattice_authz::authz\"}"
+        );
     }
 }

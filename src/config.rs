@@ -73,6 +73,9 @@ pub struct Settings {
     pub metrics_max_connections: usize,
     /// The world: a YAML/JSON file or a directory. `None`: the built-in example world.
     pub world: Option<PathBuf>,
+    /// A world must be configured (never the built-in example world) and loaded at start-up,
+    /// or the process exits instead of serving.
+    pub require_world: bool,
     /// `tracing` filter directive (`info`, `debug`, `lattice_authz=debug`).
     pub log_level: String,
     /// Log line format.
@@ -139,6 +142,7 @@ impl Default for Settings {
             metrics_connection_timeout: DEFAULT_METRICS_CONNECTION_TIMEOUT,
             metrics_max_connections: DEFAULT_METRICS_MAX_CONNECTIONS,
             world: None,
+            require_world: false,
             log_level: "info".to_owned(),
             log_format: LogFormat::Json,
             log_allows: true,
@@ -177,6 +181,7 @@ pub struct RawSettings {
     metrics_connection_timeout_ms: Option<u64>,
     metrics_max_connections: Option<usize>,
     world: Option<String>,
+    require_world: Option<bool>,
     log_level: Option<String>,
     log_format: Option<String>,
     log_allows: Option<bool>,
@@ -212,6 +217,8 @@ pub struct Flags {
     pub metrics_listen: Option<String>,
     /// `--config` (the world).
     pub world: Option<String>,
+    /// `--require-world` (only ever turns it on).
+    pub require_world: bool,
     /// `--log-level`.
     pub log_level: Option<String>,
 }
@@ -280,6 +287,11 @@ pub enum SettingProblem {
     /// A `payload_mode` other than `lattice` and `standard`.
     #[error("payload_mode: `{0}` is not lattice or standard")]
     NotPayloadMode(String),
+    /// `require_world` without a world to load.
+    #[error(
+        "require_world: no world is configured (--config, world or {ENV_PREFIX}CONFIG), and the built-in example world is not served"
+    )]
+    NoWorld,
     /// A number outside its bounds.
     #[error("{setting}: {value} is outside {min}..={max}")]
     OutOfRange {
@@ -416,6 +428,7 @@ impl RawSettings {
             }
         };
         bool_var("LOG_ALLOWS", &mut self.log_allows);
+        bool_var("REQUIRE_WORLD", &mut self.require_world);
         bool_var("DYNAMIC_METADATA", &mut self.dynamic_metadata);
         bool_var("QUERY_AUTH", &mut self.query_auth);
         bool_var(
@@ -507,6 +520,13 @@ impl Settings {
             if flag.is_some() {
                 slot.clone_from(flag);
             }
+        }
+        if flags.require_world {
+            raw.require_world = Some(true);
+        }
+        let require_world = raw.require_world.unwrap_or(false);
+        if require_world && raw.world.is_none() {
+            problems.push(SettingProblem::NoWorld);
         }
         let d = Settings::default();
         let mut addr = |name: &'static str, v: Option<String>, default: SocketAddr| match v {
@@ -680,6 +700,7 @@ impl Settings {
             metrics_max_connections: usize::try_from(metrics_max_connections)
                 .unwrap_or(d.metrics_max_connections),
             world: raw.world.map(PathBuf::from),
+            require_world,
             log_level,
             log_format,
             log_allows: raw.log_allows.unwrap_or(d.log_allows),
@@ -807,6 +828,46 @@ mod tests {
         assert_eq!(
             messages(&err),
             vec!["LATTICE_AUTHZ_DYNAMIC_METADATA: `off` is not true or false"]
+        );
+    }
+
+    #[test]
+    fn require_world_needs_a_world_from_the_file_the_environment_or_a_flag() {
+        let s = Settings::resolve(None, &env(&[]), &Flags::default()).unwrap();
+        assert!(!s.require_world);
+        let file = RawSettings::from_text("require_world: true\n").unwrap();
+        let err = Settings::resolve(Some(file), &env(&[]), &Flags::default()).unwrap_err();
+        assert!(matches!(&err.0[..], [SettingProblem::NoWorld]));
+        assert_eq!(
+            messages(&err),
+            vec![
+                "require_world: no world is configured (--config, world or LATTICE_AUTHZ_CONFIG), \
+                 and the built-in example world is not served"
+            ]
+        );
+        let file = RawSettings::from_text("require_world: true\nworld: /etc/w.yaml\n").unwrap();
+        let s = Settings::resolve(Some(file), &env(&[]), &Flags::default()).unwrap();
+        assert!(s.require_world);
+        let e = env(&[
+            ("LATTICE_AUTHZ_REQUIRE_WORLD", "yes"),
+            ("LATTICE_AUTHZ_CONFIG", "/etc/w.yaml"),
+        ]);
+        assert!(
+            Settings::resolve(None, &e, &Flags::default())
+                .unwrap()
+                .require_world
+        );
+        // The flag only turns it on: `--require-world` absent leaves the file's choice.
+        let flags = Flags {
+            require_world: true,
+            world: Some("/etc/w.yaml".into()),
+            ..Flags::default()
+        };
+        let file = RawSettings::from_text("require_world: false\n").unwrap();
+        assert!(
+            Settings::resolve(Some(file), &env(&[]), &flags)
+                .unwrap()
+                .require_world
         );
     }
 

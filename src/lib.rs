@@ -86,4 +86,10 @@ pub mod pb {
     /// Encoded file descriptor set, for gRPC reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("diagnostics_descriptor");
+
+    /// Encoded file descriptor set of Envoy's `envoy.service.auth.v3.Authorization` and
+    /// everything it imports (built from the `.proto` files `envoy-types` ships), for gRPC
+    /// reflection.
+    pub const ENVOY_AUTH_FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("envoy_auth_descriptor");
 }

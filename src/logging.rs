@@ -138,6 +138,22 @@ impl JsonLine<'_> {
         self
     }
 
+    /// `"key":"value"`, escaped, or nothing for `None` (as an event records an `Option`).
+    pub fn opt_str(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(value) => self.str(key, value),
+            None => self,
+        }
+    }
+
+    /// `"key":n`, or nothing for `None` (as an event records an `Option`).
+    pub fn opt_u64(&mut self, key: &str, value: Option<u64>) -> &mut Self {
+        match value {
+            Some(value) => self.u64(key, value),
+            None => self,
+        }
+    }
+
     /// `"key":n`.
     pub fn u64(&mut self, key: &str, value: u64) -> &mut Self {
         self.key(key);

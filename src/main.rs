@@ -2,7 +2,8 @@
 //! `example-world`. Logging setup and exit codes live here; everything else is in the library.
 //!
 //! Exit codes: 0 success / allow, 1 `validate` found errors, 3 `check` denied, 64 bad usage or
-//! settings (EX_USAGE), 65 unreadable request (EX_DATAERR), 69 cannot listen (EX_UNAVAILABLE).
+//! settings (EX_USAGE), 65 unreadable request (EX_DATAERR), 69 cannot listen, or no world loaded
+//! at start-up with `--require-world` (EX_UNAVAILABLE).
 
 use std::io::Read as _;
 use std::net::IpAddr;
@@ -72,6 +73,10 @@ struct StsArgs {
     /// Log filter (info, debug, lattice_authz=debug).
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
+    /// Refuse the built-in example world, and exit (69) if the world cannot be loaded at
+    /// start-up instead of waiting for it.
+    #[arg(long)]
+    require_world: bool,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +103,10 @@ struct ServeArgs {
     /// Log filter (info, debug, lattice_authz=debug).
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
+    /// Refuse the built-in example world, and exit (69) if the world cannot be loaded at
+    /// start-up instead of waiting for it.
+    #[arg(long)]
+    require_world: bool,
 }
 
 #[derive(Debug, Args)]
@@ -172,7 +181,10 @@ fn init_logging(settings: &Settings) -> logging::FlushGuard {
             }
         }
         LogFormat::Text => {
-            let _ = builder.try_init();
+            // Colour codes only for a person at a terminal, never into a file or a collector.
+            let _ = builder
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .try_init();
         }
     }
     guard
@@ -200,6 +212,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         metrics_listen: args.metrics_listen.clone(),
         world: args.config.clone(),
         log_level: args.log_level.clone(),
+        require_world: args.require_world,
     };
     match settings(args.settings.as_ref(), &flags) {
         Ok(settings) => run(
@@ -220,6 +233,7 @@ fn sts(args: &StsArgs) -> ExitCode {
         metrics_listen: Some(args.metrics_listen.clone()),
         world: args.config.clone(),
         log_level: args.log_level.clone(),
+        require_world: args.require_world,
     };
     match settings(args.settings.as_ref(), &flags) {
         Ok(settings) => run(

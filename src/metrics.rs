@@ -11,7 +11,12 @@
 //! a visible share of the whole Check in `benches/check.rs`, and memory grew until the next
 //! fold.)
 //!
-//! It must not touch: decisions (it takes label values, not `Decision`s), I/O.
+//! The `process_*` families are read from `/proc/self` at scrape time ([`process`], Linux only).
+//!
+//! It must not touch: decisions (it takes label values, not `Decision`s), I/O (but [`process`]'s
+//! reads of `/proc/self`).
+
+pub mod process;
 
 use std::fmt::{self, Write as _};
 use std::sync::OnceLock;
@@ -576,6 +581,7 @@ impl Metrics {
             .collect();
         render_family(&mut out, GRPC_HANDLING, "gRPC call handling time.", &grpc);
         self.render_sts(&mut out);
+        process::ProcessStats::read().render(&mut out);
         out
     }
 

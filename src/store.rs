@@ -13,7 +13,8 @@
 //! This file holds the store and its publishing: the snapshot, the poll, the swap, the last good
 //! world. `files` reads the world's files and gives the builder secrets and policy files;
 //! `documents` parses and merges the documents (`tree` holds a YAML document until its kind is
-//! known); `kubernetes` applies `IAMAuthPolicy` resources;
+//! known); `kubernetes` tells which Kubernetes objects are read and applies `IAMAuthPolicy`
+//! resources;
 //! `watch` tells from the files' metadata whether a poll must read them; `error` holds the problems
 //! and errors.
 

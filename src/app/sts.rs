@@ -54,6 +54,7 @@ pub async fn start_sts(settings: Settings, clock: Arc<dyn Clock>) -> Result<Runn
     // and `/readyz` reads the store.
     let (health, _) = tonic_health::server::health_reporter();
     poll_once(&store, &metrics, &health, clock.as_ref()).await;
+    super::require_world(&settings, &store)?;
 
     let bind = |addr: SocketAddr| async move {
         let listener = TcpListener::bind(addr)

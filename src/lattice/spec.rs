@@ -141,6 +141,10 @@ pub struct DocumentSpec {
     /// replaces it with `document`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_file: Option<String>,
+    /// Where the document came from when that is not the world itself (`IAMAuthPolicy ns/name`),
+    /// named with the policy in traces. Never read from a world file.
+    #[serde(skip)]
+    pub source: Option<String>,
 }
 
 /// A customer managed policy.

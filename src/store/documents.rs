@@ -16,7 +16,7 @@ use crate::lattice::spec::WorldSpec;
 use crate::policy::Severity;
 
 use super::error::{DocumentError, DocumentsError, FileProblem, LoadError, MergeError};
-use super::kubernetes::{self, Applied, IAM_AUTH_POLICY_API, IamAuthPolicy, Override};
+use super::kubernetes::{self, Applied, IamAuthPolicy, Override, Resource};
 use super::tree::Node;
 
 /// The YAML parser's options for a file, with `left` nodes of the load's budget left.
@@ -390,12 +390,17 @@ impl Origins {
     }
 
     pub(super) fn locate(&self, problem: Problem) -> FileProblem {
-        for (prefix, file, replacement) in &self.overrides {
+        for (prefix, file, replacement, resource) in &self.overrides {
             if let Some(rest) = problem.pointer.strip_prefix(prefix.as_str()) {
                 let pointer = format!("{replacement}{rest}");
+                let message = format!("{resource}: {}", problem.message);
                 return FileProblem {
                     file: file.clone(),
-                    problem: Problem { pointer, ..problem },
+                    problem: Problem {
+                        pointer,
+                        message,
+                        ..problem
+                    },
                 };
             }
         }
@@ -473,21 +478,19 @@ pub(super) fn merge(
                 continue;
             }
             if let Some((kind, api)) = doc.kind() {
-                if kind == "IAMAuthPolicy" && api == IAM_AUTH_POLICY_API {
-                    match doc.parse::<IamAuthPolicy>() {
-                        Ok(p) => policies.push((p, file.clone(), d)),
-                        Err(e) => problems.push(error(
-                            &file,
-                            format!("[document {d}]"),
-                            format!("IAMAuthPolicy: {e}"),
-                        )),
-                    }
-                } else {
-                    problems.push(error(
-                        &file,
-                        format!("[document {d}]"),
-                        format!("unsupported resource `{api}` `{kind}` (only {IAM_AUTH_POLICY_API} IAMAuthPolicy)"),
-                    ));
+                let at = format!("[document {d}]");
+                let mut object = KubernetesObject {
+                    file: &file,
+                    policies: &mut policies,
+                    problems: &mut problems,
+                };
+                match kubernetes::classify(&kind, &api) {
+                    Resource::IamAuthPolicy => object.policy(doc.parse(), at),
+                    Resource::List => match doc.parse::<kubernetes::List>() {
+                        Ok(list) => object.list(&kind, list, &at),
+                        Err(e) => object.problem(at, format!("{kind}: {e}")),
+                    },
+                    resource => object.other(&resource, &kind, &api, at),
                 }
                 continue;
             }
@@ -511,6 +514,80 @@ pub(super) fn merge(
         return Err(LoadError { problems });
     }
     Ok((merged, origins))
+}
+
+/// Reads one Kubernetes object (a document or a `List` item) into the policies to apply or the
+/// problems of the load.
+struct KubernetesObject<'a> {
+    file: &'a Option<String>,
+    policies: &'a mut Vec<Applied>,
+    problems: &'a mut Vec<FileProblem>,
+}
+
+impl KubernetesObject<'_> {
+    fn problem(&mut self, pointer: String, message: String) {
+        self.problems.push(FileProblem {
+            file: self.file.clone(),
+            problem: Problem {
+                severity: Severity::Error,
+                pointer,
+                message,
+                hint: None,
+            },
+        });
+    }
+
+    /// An `IAMAuthPolicy` of a served version, parsed.
+    fn policy<E: std::fmt::Display>(&mut self, parsed: Result<IamAuthPolicy, E>, at: String) {
+        match parsed {
+            Ok(p) => self.policies.push((p, self.file.clone(), at)),
+            Err(e) => self.problem(at, format!("IAMAuthPolicy: {e}")),
+        }
+    }
+
+    /// Every item of a `List`, as if it were a document of its own.
+    fn list(&mut self, kind: &str, list: kubernetes::List, at: &str) {
+        for (i, item) in list.items.into_iter().enumerate() {
+            let at = format!("{at}/items/{i}");
+            let text = |key: &str| item.get(key).and_then(serde_json::Value::as_str);
+            let Some(item_kind) = text("kind").map(str::to_owned) else {
+                self.problem(at, format!("an item of a {kind} without a `kind`"));
+                continue;
+            };
+            let api = text("apiVersion").unwrap_or_default().to_owned();
+            match kubernetes::classify(&item_kind, &api) {
+                Resource::IamAuthPolicy => self.policy(serde_json::from_value(item), at),
+                // Kubernetes lists hold objects, never lists.
+                Resource::List => self.problem(at, format!("a {item_kind} inside a {kind}")),
+                resource => self.other(&resource, &item_kind, &api, at),
+            }
+        }
+    }
+
+    /// An object that is not read: skipped, or a problem.
+    fn other(&mut self, resource: &Resource, kind: &str, api: &str, at: String) {
+        match resource {
+            Resource::Other => tracing::debug!(
+                message = "Kubernetes object skipped: only IAMAuthPolicy is read.",
+                file = self.file.as_deref().unwrap_or(""),
+                at,
+                kind,
+                api_version = api,
+            ),
+            Resource::UnservedVersion => self.problem(
+                at,
+                format!(
+                    "IAMAuthPolicy of `{api}`, which the AWS Gateway API Controller does not serve (it serves {})",
+                    kubernetes::served_versions()
+                ),
+            ),
+            Resource::NotKubernetes => self.problem(
+                at,
+                format!("`kind: {kind}` without an `apiVersion`: neither a Kubernetes object nor a part of a world"),
+            ),
+            Resource::IamAuthPolicy | Resource::List => {}
+        }
+    }
 }
 
 fn merge_part(

@@ -1,5 +1,8 @@
 //! The Kubernetes input: the AWS Gateway API Controller's `IAMAuthPolicy` resources, applied
-//! to the merged world the way the controller applies them (lattice-auth §9).
+//! to the merged world the way the controller applies them (lattice-auth §9), and which of the
+//! Kubernetes objects a world directory may hold are read ([`classify`]): `IAMAuthPolicy` of a
+//! version the controller serves, the items of a `List` (what `kubectl get -o yaml` prints), and
+//! nothing of the other kinds (the `Gateway` and `HTTPRoute` a policy targets, kept beside it).
 //!
 //! It must not touch: the file system, the parsing of documents (`documents` hands over the
 //! resources read), the compilation of the world.
@@ -46,7 +49,76 @@ struct TargetRef {
     namespace: Option<String>,
 }
 
-pub(super) const IAM_AUTH_POLICY_API: &str = "application-networking.k8s.aws/v1alpha1";
+/// The API group of `IAMAuthPolicy`.
+pub(super) const IAM_AUTH_POLICY_GROUP: &str = "application-networking.k8s.aws";
+/// Every version of `IAMAuthPolicy` the AWS Gateway API Controller serves (its CRD has one).
+pub(super) const IAM_AUTH_POLICY_VERSIONS: [&str; 1] = ["v1alpha1"];
+
+/// What a document (or a `List` item) with a `kind` is to the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Resource {
+    /// An `IAMAuthPolicy` of a served version: applied.
+    IamAuthPolicy,
+    /// A `List` (or `IAMAuthPolicyList`): its `items` are read as documents.
+    List,
+    /// Another Kubernetes object (it has an `apiVersion`): skipped.
+    Other,
+    /// An `IAMAuthPolicy` of a version the controller does not serve: an error.
+    UnservedVersion,
+    /// A `kind` without an `apiVersion`: not a Kubernetes object, and not a world part.
+    NotKubernetes,
+}
+
+/// Classifies a document by its `kind` and `apiVersion` (empty when absent).
+pub(super) fn classify(kind: &str, api: &str) -> Resource {
+    if api.is_empty() {
+        return Resource::NotKubernetes;
+    }
+    match kind {
+        "IAMAuthPolicy" => match api.split_once('/') {
+            Some((IAM_AUTH_POLICY_GROUP, version))
+                if IAM_AUTH_POLICY_VERSIONS.contains(&version) =>
+            {
+                Resource::IamAuthPolicy
+            }
+            _ => Resource::UnservedVersion,
+        },
+        "List" if api == "v1" => Resource::List,
+        "IAMAuthPolicyList"
+            if api
+                .split_once('/')
+                .is_some_and(|(g, _)| g == IAM_AUTH_POLICY_GROUP) =>
+        {
+            Resource::List
+        }
+        _ => Resource::Other,
+    }
+}
+
+/// The served `apiVersion`s of `IAMAuthPolicy`, for messages: `group/v1alpha1`, ….
+pub(super) fn served_versions() -> String {
+    IAM_AUTH_POLICY_VERSIONS
+        .map(|v| format!("{IAM_AUTH_POLICY_GROUP}/{v}"))
+        .join(", ")
+}
+
+/// A Kubernetes list: its items, each a Kubernetes object.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct List {
+    #[serde(default)]
+    pub(super) items: Vec<serde_json::Value>,
+}
+
+impl IamAuthPolicy {
+    /// `namespace/name`, as Kubernetes names it (`default` when the namespace is left out).
+    pub(super) fn qualified_name(&self) -> String {
+        format!(
+            "{}/{}",
+            self.metadata.namespace.as_deref().unwrap_or("default"),
+            self.metadata.name
+        )
+    }
+}
 
 /// The Lattice service name the controller gives a route: `<route[..20]>-<namespace[..18]>`.
 fn controller_service_name(route: &str, namespace: &str) -> String {
@@ -54,11 +126,13 @@ fn controller_service_name(route: &str, namespace: &str) -> String {
     format!("{}-{}", cut(route, 20), cut(namespace, 18))
 }
 
-pub(super) type Applied = (IamAuthPolicy, Option<String>, usize);
+/// A policy to apply: the resource, its file, and where it is in that file (`[document 2]`, or
+/// `[document 0]/items/3` in a `List`).
+pub(super) type Applied = (IamAuthPolicy, Option<String>, String);
 
 /// A pointer prefix replaced wholesale: (prefix in the merged world, file, the pointer in that
-/// file).
-pub(super) type Override = (String, Option<String>, String);
+/// file, the resource named in front of the problem's message: `IAMAuthPolicy ns/name`).
+pub(super) type Override = (String, Option<String>, String, String);
 
 /// Applies `IAMAuthPolicy` resources the way the controller does: the policy on the target,
 /// then its auth type `AWS_IAM`. One policy per target; the oldest wins (then
@@ -97,11 +171,7 @@ pub(super) fn apply_policies(
             .group
             .as_deref()
             .is_none_or(|g| g == "gateway.networking.k8s.io");
-        let name = format!(
-            "{}/{}",
-            p.metadata.namespace.as_deref().unwrap_or("default"),
-            p.metadata.name
-        );
+        let name = p.qualified_name();
         let (collection, target) = match p.spec.target_ref.kind.as_str() {
             "Gateway" if group_ok => ("serviceNetworks", p.spec.target_ref.name.clone()),
             "HTTPRoute" | "GRPCRoute" if group_ok => (
@@ -113,7 +183,7 @@ pub(super) fn apply_policies(
                     file: file.clone(),
                     problem: Problem {
                         severity: Severity::Error,
-                        pointer: format!("[document {d}]/spec/targetRef"),
+                        pointer: format!("{d}/spec/targetRef"),
                         message: format!("IAMAuthPolicy `{name}` targets unsupported kind `{other}` (Invalid)"),
                         hint: Some("target a Gateway, HTTPRoute or GRPCRoute of group gateway.networking.k8s.io".into()),
                     },
@@ -126,7 +196,7 @@ pub(super) fn apply_policies(
                 file: file.clone(),
                 problem: Problem {
                     severity: Severity::Warning,
-                    pointer: format!("[document {d}]"),
+                    pointer: d.clone(),
                     message: format!("IAMAuthPolicy `{name}` is Conflicted: an older policy already targets `{target}`; it is ignored"),
                     hint: None,
                 },
@@ -136,6 +206,7 @@ pub(super) fn apply_policies(
         let document = Some(DocumentSpec {
             document: Some(serde_json::Value::String(p.spec.policy.clone())),
             document_file: None,
+            source: Some(format!("IAMAuthPolicy {name}")),
         });
         let index = match collection {
             "serviceNetworks" => world
@@ -162,14 +233,19 @@ pub(super) fn apply_policies(
         match index {
             Some(i) => {
                 taken.push((collection.to_owned(), target));
-                let replacement = format!("[document {d}]/spec/policy");
-                overrides.push((format!("/{collection}/{i}/authPolicy/document"), file, replacement.clone()));
+                let replacement = format!("{d}/spec/policy");
+                overrides.push((
+                    format!("/{collection}/{i}/authPolicy/document"),
+                    file,
+                    replacement,
+                    format!("IAMAuthPolicy `{name}`"),
+                ));
             }
             None => problems.push(FileProblem {
                 file,
                 problem: Problem {
                     severity: Severity::Error,
-                    pointer: format!("[document {d}]/spec/targetRef"),
+                    pointer: format!("{d}/spec/targetRef"),
                     message: format!(
                         "IAMAuthPolicy `{name}` targets `{}` `{}`, but no {} is named `{target}` (TargetNotFound)",
                         p.spec.target_ref.kind,
@@ -186,6 +262,47 @@ pub(super) fn apply_policies(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_and_versions_are_classified() {
+        let cases = [
+            (
+                "IAMAuthPolicy",
+                "application-networking.k8s.aws/v1alpha1",
+                Resource::IamAuthPolicy,
+            ),
+            (
+                "IAMAuthPolicy",
+                "application-networking.k8s.aws/v1",
+                Resource::UnservedVersion,
+            ),
+            (
+                "IAMAuthPolicy",
+                "example.com/v1alpha1",
+                Resource::UnservedVersion,
+            ),
+            ("IAMAuthPolicy", "", Resource::NotKubernetes),
+            ("List", "v1", Resource::List),
+            ("List", "example.com/v1", Resource::Other),
+            (
+                "IAMAuthPolicyList",
+                "application-networking.k8s.aws/v1alpha1",
+                Resource::List,
+            ),
+            ("Gateway", "gateway.networking.k8s.io/v1", Resource::Other),
+            (
+                "HTTPRoute",
+                "gateway.networking.k8s.io/v1beta1",
+                Resource::Other,
+            ),
+            ("ConfigMap", "v1", Resource::Other),
+            ("Gateway", "", Resource::NotKubernetes),
+        ];
+        for (kind, api, expected) in cases {
+            assert_eq!(classify(kind, api), expected, "{kind} {api}");
+        }
+        assert_eq!(served_versions(), "application-networking.k8s.aws/v1alpha1");
+    }
 
     #[test]
     fn controller_names_routes() {

@@ -125,6 +125,8 @@ def test_kubernetes_manifests_agree_with_envoy_and_the_world():
         for f in g["files"]:
             assert (DEPLOY / f).is_file(), f
     assert generated["lattice-authz-envoy"]["files"] == ["envoy/envoy.yaml"]
+    # The example Secret's keys are public: it shows the Secret's shape and is never applied.
+    assert "k8s/secret.example.yaml" not in kustomization["resources"]
     # The world ConfigMap is updated in place so the sidecar hot-reloads it.
     assert generated["lattice-authz-world"]["options"]["disableNameSuffixHash"] is True
 
@@ -145,6 +147,9 @@ def test_kubernetes_manifests_agree_with_envoy_and_the_world():
     assert ports(sidecar)["metrics"] == metrics_port
     app_conf = (K8S / "app" / "default.conf").read_text()
     assert f"listen 127.0.0.1:{cluster_port(config, 'app')};" in app_conf
+
+    # No built-in example world: the world must load at start-up.
+    assert "--require-world" in sidecar["args"]
 
     # Probes and scrape annotations.
     assert sidecar["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
@@ -181,6 +186,77 @@ def test_kubernetes_manifests_agree_with_envoy_and_the_world():
         assert value not in world_text
     for value in session_keys_secret()["stringData"].values():
         assert value not in world_text
+
+
+# The label Kubernetes (1.22+) sets on every namespace, and the namespace the manifests name as
+# Prometheus's (docs/deploying.md says to replace it with yours).
+PROMETHEUS_NAMESPACE = {"kubernetes.io/metadata.name": "monitoring"}
+
+
+def prometheus_only(policy: dict) -> list[str]:
+    """The ports of a NetworkPolicy's rules that admit Prometheus's namespace only; asserts that
+    every rule naming a metrics port is such a rule."""
+    ports = []
+    for rule in policy["spec"]["ingress"]:
+        named = [p["port"] for p in rule["ports"]]
+        if rule.get("from") == [{"namespaceSelector": {"matchLabels": PROMETHEUS_NAMESPACE}}]:
+            ports += named
+        else:
+            assert not {"metrics", "envoy-stats"} & set(named), rule
+    return ports
+
+
+def test_packaging_never_serves_the_example_world_or_opens_metrics_to_all():
+    """The image requires a world; the pod's metrics ports admit Prometheus's namespace only."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "\nENV LATTICE_AUTHZ_REQUIRE_WORLD=true\n" in dockerfile
+    (cmd,) = [line for line in dockerfile.splitlines() if line.startswith("CMD ")]
+    assert json.loads(cmd.removeprefix("CMD "))[:2] == ["serve", "--require-world"]
+    policy = k8s_docs()[("NetworkPolicy", "nginx-lattice")]
+    assert prometheus_only(policy) == ["metrics", "envoy-stats"]
+    # Envoy's listener stays open to all: it is what callers reach.
+    assert {"ports": [{"port": "http", "protocol": "TCP"}]} in policy["spec"]["ingress"]
+
+
+def test_the_sidecar_exits_69_without_its_world(workdir):
+    """`--require-world` as the pods run it: a world that does not load stops the process before
+    it binds anything, and no world at all is a settings error."""
+    base = [sidecar_binary(), "serve", "--require-world", "--listen", f"127.0.0.1:{free_port()}",
+            "--metrics-listen", f"127.0.0.1:{free_port()}"]
+    env = {"PATH": "/usr/bin:/bin"}
+    missing = subprocess.run(base + ["--config", workdir / "absent.yaml"], env=env,
+                             capture_output=True, timeout=30)
+    assert missing.returncode == 69, missing.stderr.decode()
+    assert missing.stderr.decode() == (
+        "lattice-authz: the world did not load at start-up and require_world is set\n")
+    none = subprocess.run(base, env=env, capture_output=True, timeout=30)
+    assert none.returncode == 64, none.stderr.decode()
+
+
+def envoy_doc_route_snippet() -> list[dict]:
+    """The routes of docs/envoy.md's "Health checks without a Check" section."""
+    doc = (REPO / "docs" / "envoy.md").read_text()
+    section = doc.split("### Health checks without a Check", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    return yaml.safe_load(block)["routes"]
+
+
+def test_envoy_accepts_the_documented_health_check_route(workdir):
+    routes = envoy_doc_route_snippet()
+    health, catch_all = routes
+    assert health["match"]["path"] == "/healthz" and "prefix" not in health["match"]
+    per_route = health["typed_per_filter_config"][EXT_AUTHZ]
+    assert per_route["@type"].endswith("ext_authz.v3.ExtAuthzPerRoute")
+    assert per_route["disabled"] is True
+    assert catch_all["match"] == {"prefix": "/"}
+    config = render_envoy_config(ENVOY_CONFIG, free_port(), free_port(), free_port())
+    (vhost,) = hcm(config)["route_config"]["virtual_hosts"]
+    vhost["routes"] = routes
+    path = workdir / "envoy-health-route.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = subprocess.run([envoy_binary(), "--mode", "validate", "-c", path,
+                          "--disable-hot-restart"], capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
 
 
 def session_keys_secret() -> dict:
@@ -276,6 +352,8 @@ def test_sts_and_workload_manifests_agree_with_the_world():
     assert policy["spec"]["podSelector"] == deployment["spec"]["selector"]
     allowed = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
     assert allowed == ["sts", "metrics"]
+    assert prometheus_only(policy) == ["metrics"]
+    assert "--require-world" in sts["args"]
 
     # The workload: a projected token for sts.amazonaws.com where AWS_WEB_IDENTITY_TOKEN_FILE
     # says, the STS Service in AWS_ENDPOINT_URL_STS, and the role's trust policy naming its

@@ -258,3 +258,73 @@ fn bad_settings_exit_64_before_anything_starts() {
         "lattice-authz: invalid settings:\n  LATTICE_AUTHZ_LOG_ALLOWS: `perhaps` is not true or false\n  listen: `nowhere` is not an address (expected e.g. 127.0.0.1:9191)\n"
     );
 }
+
+/// `serve` or `sts` with `args`, the settings file and world variables cleared, and `env` set.
+fn start_up(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lattice-authz"));
+    cmd.args(args)
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .env_remove("LATTICE_AUTHZ_SETTINGS")
+        .env_remove("LATTICE_AUTHZ_CONFIG")
+        .env_remove("LATTICE_AUTHZ_REQUIRE_WORLD")
+        .envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+#[test]
+fn require_world_refuses_the_example_world_with_64() {
+    let refused = "lattice-authz: invalid settings:\n  require_world: no world is configured \
+                   (--config, world or LATTICE_AUTHZ_CONFIG), and the built-in example world is \
+                   not served\n";
+    for (args, env) in [
+        (&["serve", "--require-world"][..], &[][..]),
+        (&["sts", "--require-world"][..], &[][..]),
+        (
+            &["serve"][..],
+            &[("LATTICE_AUTHZ_REQUIRE_WORLD", "true")][..],
+        ),
+    ] {
+        let out = start_up(args, env);
+        assert_eq!(out.status.code(), Some(64), "{args:?} {env:?}");
+        assert_eq!(text(&out.stderr), refused, "{args:?} {env:?}");
+    }
+}
+
+#[test]
+fn require_world_exits_69_when_the_world_does_not_load() {
+    let missing = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/worlds/no-such-world.yaml"
+    );
+    for (args, env) in [
+        (
+            &["serve", "--require-world", "--config", missing][..],
+            &[][..],
+        ),
+        (
+            &["sts", "--require-world", "--config", missing][..],
+            &[][..],
+        ),
+        (
+            &["serve"][..],
+            &[
+                ("LATTICE_AUTHZ_REQUIRE_WORLD", "1"),
+                ("LATTICE_AUTHZ_CONFIG", missing),
+            ][..],
+        ),
+    ] {
+        let out = start_up(args, env);
+        assert_eq!(out.status.code(), Some(69), "{args:?} {env:?}");
+        assert_eq!(
+            text(&out.stderr),
+            "lattice-authz: the world did not load at start-up and require_world is set\n",
+            "{args:?} {env:?}"
+        );
+        // Why it did not load is in the log, on standard output.
+        assert!(
+            text(&out.stdout).contains("no-such-world.yaml"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}

@@ -228,6 +228,7 @@ fn lattice_decision_table() {
                 .clone(),
         )),
         document_file: None,
+        source: None,
     };
     assert!(table.cases.len() >= 20);
     for case in &table.cases {

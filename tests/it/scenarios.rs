@@ -141,12 +141,14 @@ fn every_condition_key() {
         world.services[0].auth_policy = Some(DocumentSpec {
             document: Some(policy),
             document_file: None,
+            source: None,
         });
         world.users[0].policies = vec![InlinePolicySpec {
             name: "invoke".into(),
             document: DocumentSpec {
                 document: Some(invoke.into()),
                 document_file: None,
+                source: None,
             },
         }];
         let harness = Harness::world(&serde_json::to_string(&world).unwrap());

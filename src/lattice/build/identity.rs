@@ -483,6 +483,7 @@ impl Builder<'_> {
             (document, file) => spec::DocumentSpec {
                 document: document.clone(),
                 document_file: file.clone(),
+                source: None,
             },
         };
         let pointer = format!("{p}/assumeRolePolicyDocument");

@@ -276,7 +276,7 @@ impl Builder<'_> {
             let auth_type = self.auth_type(&s.auth_type, format!("{p}/authType"));
             let auth_policy = s.auth_policy.as_ref().and_then(|d| {
                 self.doc_policy(
-                    &format!("auth policy of {}", s.id),
+                    &policy_name(&s.id, d),
                     d,
                     PolicyKind::Resource,
                     self.options.max_policy_bytes,
@@ -366,7 +366,7 @@ impl Builder<'_> {
             let auth_type = self.auth_type(&n.auth_type, format!("{p}/authType"));
             let auth_policy = n.auth_policy.as_ref().and_then(|d| {
                 self.doc_policy(
-                    &format!("auth policy of {}", n.id),
+                    &policy_name(&n.id, d),
                     d,
                     PolicyKind::Resource,
                     self.options.max_policy_bytes,
@@ -542,5 +542,14 @@ impl Builder<'_> {
             });
         }
         (out, by_address, by_id)
+    }
+}
+
+/// The name of a resource's auth policy in traces: `auth policy of svc-…`, and the
+/// `IAMAuthPolicy` it came from, if it did.
+fn policy_name(id: &str, document: &crate::lattice::spec::DocumentSpec) -> String {
+    match &document.source {
+        Some(source) => format!("auth policy of {id} ({source})"),
+        None => format!("auth policy of {id}"),
     }
 }
