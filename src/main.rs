@@ -117,6 +117,11 @@ struct CheckArgs {
     /// Decide as of this time (RFC 3339), e.g. the request's own signing time.
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
+    /// Decide as this caller instead of verifying the request's signature: a principal ARN of the
+    /// world (a user, a role: decided as its session `asserted`, an assumed-role session ARN of
+    /// one of its roles) or `anonymous`. The trace says the caller was asserted.
+    #[arg(long = "as", value_name = "PRINCIPAL")]
+    as_principal: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -371,6 +376,22 @@ fn check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(EX_USAGE);
         }
     };
+    let asserted = match args
+        .as_principal
+        .as_deref()
+        .map(|p| snapshot.world.asserted(p))
+    {
+        None => None,
+        Some(Ok(asserted)) => Some(asserted),
+        Some(Err(e)) => {
+            eprintln!("lattice-authz: --as: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let authentication = asserted.as_ref().map_or(
+        lattice::Authentication::Verify,
+        lattice::Authentication::Assert,
+    );
     let headers: Vec<sigv4::Header<'_>> = raw
         .headers
         .iter()
@@ -396,10 +417,13 @@ fn check(args: &CheckArgs) -> ExitCode {
                 destination: args.destination_ip,
                 vpc_endpoint: None,
             };
-            let decision =
-                snapshot
-                    .world
-                    .authorize(&snapshot.verifier, &request, now, &mut lattice::Untimed);
+            let decision = snapshot.world.authorize(
+                &snapshot.verifier,
+                &request,
+                authentication,
+                now,
+                &mut lattice::Untimed,
+            );
             authz::explain(&decision)
         }
     };

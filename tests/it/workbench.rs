@@ -1,0 +1,191 @@
+//! The policy author's workbench: `check --as` (a caller asserted, not verified), `Explain` with
+//! an asserted caller and a destination address, and `lattice-authz test` suites.
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use lattice_authz::authz::{DiagnosticsService, FixedClock};
+
+use crate::support;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lattice-authz"))
+        .args(args)
+        .env_remove("LATTICE_AUTHZ_SETTINGS")
+        .env_remove("LATTICE_AUTHZ_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const NGINX_REQUEST: &str = "tests/data/check/anonymous_nginx.req";
+
+#[test]
+fn check_as_a_user_decides_with_its_policies_and_says_it_was_asserted() {
+    let out = run(&[
+        "check",
+        "--json",
+        "--as",
+        "arn:aws:iam::917561075114:user/latticeuser",
+        NGINX_REQUEST,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["decision"], "allow");
+    assert_eq!(
+        json["principal"],
+        "arn:aws:iam::917561075114:user/latticeuser"
+    );
+    assert_eq!(
+        json["headers"]["x-amzn-lattice-identity"],
+        "Principal=arn:aws:iam::917561075114:user/latticeuser; PrincipalOrgID=o-a1b2c3d4e5; PrincipalOrgPath=o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/; Type=AWS_IAM"
+    );
+    assert_eq!(
+        json["trace"][1],
+        serde_json::json!({
+            "layer": "authentication",
+            "outcome": "asserted",
+            "detail": "asserted, not verified: arn:aws:iam::917561075114:user/latticeuser",
+        })
+    );
+}
+
+#[test]
+fn check_as_a_role_decides_as_its_session_named_asserted() {
+    let out = run(&[
+        "check",
+        "--json",
+        "--as",
+        "arn:aws:iam::111122223333:role/app",
+        NGINX_REQUEST,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["reason"], "no_service_policy");
+    assert_eq!(
+        json["body"],
+        "AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/app/asserted is not authorized to perform: vpc-lattice-svcs:Invoke on resource: arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-08c822987a0b6ab7d/ because no service-based policy allows the vpc-lattice-svcs:Invoke action"
+    );
+}
+
+#[test]
+fn check_as_an_unlisted_session_of_a_role_uses_the_role_and_its_account() {
+    // Row 5 of the example world, asserted: the outsider's account is in no organization.
+    let request = "tests/data/test/hello_post.req";
+    let out = run(&[
+        "check",
+        "--json",
+        "--source-ip",
+        "127.0.2.1",
+        "--as",
+        "arn:aws:sts::444455556666:assumed-role/outsider/any-name",
+        request,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["reason"], "no_network_policy");
+    assert_eq!(
+        json["principal"],
+        "arn:aws:sts::444455556666:assumed-role/outsider/any-name"
+    );
+}
+
+#[test]
+fn check_as_anonymous_ignores_the_signature() {
+    let out = run(&[
+        "check",
+        "--as",
+        "anonymous",
+        "tests/data/test/nginx_signed_bad.req",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("\n  authentication   asserted       asserted, not verified: anonymous\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\nreason:    no_service_policy\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_as_an_unknown_principal_exits_64_with_the_closest_name() {
+    let out = run(&[
+        "check",
+        "--as",
+        "arn:aws:iam::917561075114:user/latticeusr",
+        NGINX_REQUEST,
+    ]);
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(out.stdout, b"");
+    assert_eq!(
+        text(&out.stderr),
+        "lattice-authz: --as: `arn:aws:iam::917561075114:user/latticeusr` is not a principal of the world (a user, role or assumed-role session ARN, or `anonymous`); did you mean `arn:aws:iam::917561075114:user/latticeuser`?\n"
+    );
+}
+
+fn explain_request(as_principal: &str, destination_ip: &str) -> lattice_authz::pb::ExplainRequest {
+    lattice_authz::pb::ExplainRequest {
+        method: "GET".into(),
+        path: "/".into(),
+        authority: support::NGINX_HOST.into(),
+        headers: vec![],
+        source_ip: "127.0.0.1".into(),
+        time: String::new(),
+        body: vec![],
+        as_principal: as_principal.into(),
+        destination_ip: destination_ip.into(),
+    }
+}
+
+#[test]
+fn explain_decides_as_an_asserted_principal_and_refuses_an_unknown_one() {
+    let support::Harness { store, .. } = support::Harness::example();
+    let service = DiagnosticsService::new(
+        store,
+        Arc::new(lattice_authz::app::new_metrics("test")),
+        Arc::new(FixedClock(support::test_time())),
+    );
+    let explained = service
+        .explain_request(&explain_request(
+            "arn:aws:iam::917561075114:user/latticeuser",
+            "",
+        ))
+        .unwrap();
+    assert_eq!(
+        (
+            explained.decision.as_str(),
+            explained.principal.as_str(),
+            explained.trace[1].outcome.as_str()
+        ),
+        (
+            "allow",
+            "arn:aws:iam::917561075114:user/latticeuser",
+            "asserted"
+        )
+    );
+    let unknown = service
+        .explain_request(&explain_request("arn:aws:iam::917561075114:user/eve", ""))
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        unknown.message(),
+        "`arn:aws:iam::917561075114:user/eve` is not a principal of the world (a user, role or assumed-role session ARN, or `anonymous`)"
+    );
+    let bad_destination = service
+        .explain_request(&explain_request("", "not-an-ip"))
+        .unwrap_err();
+    assert_eq!(
+        bad_destination.message(),
+        "`not-an-ip` is not an IP address"
+    );
+    // Without `as_principal` the request is verified as sent: unsigned, anonymous.
+    let verified = service.explain_request(&explain_request("", "")).unwrap();
+    assert_eq!(verified.principal, "anonymous");
+    assert_eq!(verified.trace[1].outcome, "skipped");
+}
