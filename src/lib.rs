@@ -30,6 +30,8 @@
 //! - [`sts`]: the STS endpoint: Query-protocol requests and XML answers (`wire`), AWS's error
 //!   catalogue (`error`), the HTTP listener (`server`), the actions (`issue`: trust policies,
 //!   signatures through `sigv4`, sessions minted and sealed with `tokens`).
+//! - [`suite`]: policy test suites (`lattice-authz test`): test files of requests, callers and
+//!   expected decisions, decided by `World::authorize` as `check` decides, and their reports.
 //! - [`tokens`]: sealed session tokens (seal/open under the world's session keys) and web identity
 //!   tokens (JWT against a JWKS). Pure; time is a parameter; uses nothing else in the crate.
 //! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).
@@ -62,6 +64,7 @@ pub mod policy;
 pub mod sigv4;
 pub mod store;
 pub mod sts;
+pub mod suite;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 pub mod tokens;
