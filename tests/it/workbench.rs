@@ -189,3 +189,150 @@ fn explain_decides_as_an_asserted_principal_and_refuses_an_unknown_one() {
     assert_eq!(verified.principal, "anonymous");
     assert_eq!(verified.trace[1].outcome, "skipped");
 }
+
+const EXAMPLE_TESTS: &str = "tests/data/test/example-world.yaml";
+
+#[test]
+fn the_example_worlds_test_file_passes_case_by_case() {
+    let out = run(&["test", EXAMPLE_TESTS]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let names = [
+        "1: anonymous to nginx is denied by its service policy",
+        "2: latticeuser, signed, is allowed into nginx",
+        "3: latticeclient, signed, is not named by nginx's policy",
+        "4: a role session of account B posts to hello",
+        "5: a role session of account C is outside the organization",
+        "6: noperms has no identity-based policy",
+        "7: anonymous from account C's VPC fails the organization guardrail",
+        "8: a signature that does not match is refused",
+        "as latticeuser: allowed into nginx",
+        "as any session of role app, from account B's VPC: allowed into hello",
+        "as anonymous: hello allows nobody without a signature from account C",
+    ];
+    let mut expected: String = names
+        .iter()
+        .map(|n| format!("ok    {EXAMPLE_TESTS}: {n}\n"))
+        .collect();
+    expected.push_str("\n11 passed, 0 failed, 11 case(s)\n");
+    assert_eq!(text(&out.stdout), expected);
+}
+
+/// A test file in a temporary directory.
+fn test_file(name: &str, body: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, body).unwrap();
+    (dir, path.to_str().unwrap().to_owned())
+}
+
+const FAILING: &str = "time: 2026-01-01T00:00:00Z
+cases:
+  - name: noperms expected to pass
+    request: {host: hello-0a11e1c0ffee00001.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws}
+    as: arn:aws:iam::917561075114:user/noperms
+    expect: {decision: allow, layer: none}
+  - name: anonymous to hello from account A
+    request: {host: hello-0a11e1c0ffee00001.7d67968.vpc-lattice-svcs.ap-northeast-1.on.aws}
+    expect: {decision: allow}
+";
+
+#[test]
+fn a_failing_case_shows_what_differed_with_the_trace_and_exits_1() {
+    let (dir, path) = test_file("failing.yaml", FAILING);
+    let junit = dir.path().join("junit.xml");
+    let out = run(&["test", "--junit", junit.to_str().unwrap(), &path]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let expected = format!(
+        "FAIL  {path}: noperms expected to pass
+ok    {path}: anonymous to hello from account A
+
+--- FAIL {path}: noperms expected to pass (as)
+  decision: expected `allow`, got `deny`
+  layer: expected `none`, got `identity_policy`
+  decided: deny 403 reason no_identity_policy at layer identity_policy, principal arn:aws:iam::917561075114:user/noperms
+  body: AccessDeniedException: User: arn:aws:iam::917561075114:user/noperms is not authorized to perform: vpc-lattice-svcs:Invoke on resource: arn:aws:vpc-lattice:ap-northeast-1:917561075114:service/svc-0a11e1c0ffee00001/ because no identity-based policy allows the vpc-lattice-svcs:Invoke action
+  trace:
+    association      allow          \n    authentication   asserted       asserted, not verified: arn:aws:iam::917561075114:user/noperms
+    network_policy   allow          auth policy of sn-0123456789abcdef0: allowed by statement 0
+    service_policy   skipped        auth type NONE
+    identity_policy  no_match       no identity-based policies attached
+
+1 passed, 1 failed, 2 case(s)
+"
+    );
+    assert_eq!(text(&out.stdout), expected);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(
+        xml,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
+<testsuites name=\"lattice-authz test\" tests=\"2\" failures=\"1\">
+  <testsuite name=\"{path}\" tests=\"2\" failures=\"1\">
+    <testcase classname=\"{path}\" name=\"noperms expected to pass\">
+      <failure message=\"decision: expected `allow`, got `deny`; layer: expected `none`, got `identity_policy`\">decision: expected `allow`, got `deny`
+layer: expected `none`, got `identity_policy`
+association allow \nauthentication asserted asserted, not verified: arn:aws:iam::917561075114:user/noperms
+network_policy allow auth policy of sn-0123456789abcdef0: allowed by statement 0
+service_policy skipped auth type NONE
+identity_policy no_match no identity-based policies attached</failure>
+    </testcase>
+    <testcase classname=\"{path}\" name=\"anonymous to hello from account A\"/>
+  </testsuite>
+</testsuites>
+"
+        )
+    );
+}
+
+#[test]
+fn the_json_report_is_one_object() {
+    let (_dir, path) = test_file("failing.json", &{
+        // The same cases, as JSON.
+        let yaml: serde_json::Value = serde_saphyr::from_str(FAILING).unwrap();
+        yaml.to_string()
+    });
+    let out = run(&["test", "--json", &path]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (json["passed"].as_u64(), json["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        json["cases"][0]["differences"],
+        serde_json::json!([
+            {"field": "decision", "expected": "allow", "actual": "deny"},
+            {"field": "layer", "expected": "none", "actual": "identity_policy"},
+        ])
+    );
+    assert_eq!(json["cases"][1]["passed"], true);
+    assert_eq!(json["cases"][1]["reason"], "allowed");
+}
+
+#[test]
+fn unreadable_test_files_exit_65_and_a_world_that_does_not_load_64() {
+    let (_dir, path) = test_file(
+        "unknown.yaml",
+        "cases:\n  - name: c\n    request: {host: h}\n    as: arn:aws:iam::917561075114:user/nobody\n    expect: {decision: deny}\n",
+    );
+    let out = run(&["test", &path]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "lattice-authz: {path}: case 0 (`c`): as: `arn:aws:iam::917561075114:user/nobody` is not a principal of the world (a user, role or assumed-role session ARN, or `anonymous`)\n"
+        )
+    );
+    assert_eq!(out.stdout, b"");
+    let out = run(&["test", "tests/data/test/no-such-file.yaml"]);
+    assert_eq!(out.status.code(), Some(65));
+    let out = run(&[
+        "test",
+        "--config",
+        "tests/data/test/no-such-world.yaml",
+        EXAMPLE_TESTS,
+    ]);
+    assert_eq!(out.status.code(), Some(64));
+    let out = run(&["test"]);
+    assert_eq!(out.status.code(), Some(2), "clap's own usage error");
+}
