@@ -14,7 +14,8 @@
 //!   - `decision`: the request, caller, layers, reasons, trace, route and decision types, the
 //!     deny texts and identity headers; `context`: a request's condition keys; `decide`:
 //!     [`lattice::World::authorize`], the one orchestration (route → authenticate → decide),
-//!     whose authentication calls `sigv4`'s verifier.
+//!     whose authentication calls `sigv4`'s verifier, or takes a caller `assert` resolved (never
+//!     on the Check path).
 //! - [`config`]: process settings, validated before any port opens.
 //! - [`store`]: loads the world from files, compiles snapshots, hot reload, last good snapshot.
 //! - [`metrics`]: every metric name, its help text and closed label sets; the duration
@@ -45,12 +46,12 @@
 //! Dependencies point one way: `app → {authz, sts, store, metrics, config, accept}`; `sts →
 //! {lattice, sigv4, policy, tokens, store, metrics, accept, civil}` and `authz`'s `Clock`;
 //! `authz → {lattice, sigv4, store, metrics, logging}`; `store → {policy, lattice, sigv4,
-//! config}`; `lattice → {policy, sigv4, tokens}`; `sigv4`, `policy`, `metrics`, `config`,
-//! `tokens`, `accept` use nothing else in the crate. The SigV4 verifier is called by `lattice`
-//! (`World::authorize` authenticates through the snapshot's `Verifier`, the world being its
-//! credential source, sealed sessions included); `authz` only passes that verifier in and reads
-//! the outcome's key-cache result for its metrics; `sts` verifies its signed calls with a
-//! verifier of its own (service `sts`, any region).
+//! config}`; `lattice → {policy, sigv4, tokens}`; `suite → {lattice, sigv4, authz}`; `sigv4`,
+//! `policy`, `metrics`, `config`, `tokens`, `accept` use nothing else in the crate. The SigV4
+//! verifier is called by `lattice` (`World::authorize` authenticates through the snapshot's
+//! `Verifier`, the world being its credential source, sealed sessions included); `authz` only
+//! passes that verifier in and reads the outcome's key-cache result for its metrics; `sts`
+//! verifies its signed calls with a verifier of its own (service `sts`, any region).
 
 mod accept;
 pub mod app;
