@@ -204,10 +204,14 @@ impl AuthzService {
             signing: None,
             signed: None,
         };
-        let decision =
-            snapshot
-                .world
-                .authorize(&snapshot.verifier, &lattice_request, now, &mut timer);
+        let decision = snapshot.world.authorize(
+            &snapshot.verifier,
+            &lattice_request,
+            // The Check path never asserts a caller: only a verified signature names one.
+            crate::lattice::Authentication::Verify,
+            now,
+            &mut timer,
+        );
         let decided = Instant::now();
         if let Some(signed) = timer.signed {
             self.metrics.policy_eval(decided.duration_since(signed));

@@ -9,13 +9,15 @@
 //! → `build` (a [`World`], every problem reported at once, then `lint`'s warnings) → `world` (the
 //! model and its lookups); `decision` (the types a decision speaks in, its deny texts and
 //! headers), `context` (the condition keys), `sessions` (sessions sealed into their tokens by
-//! the STS, opened with the world's keys and cached) and `decide` ([`World::authorize`]: route,
+//! the STS, opened with the world's keys and cached), `assert` (callers asserted instead of
+//! verified, for `check --as`, `Explain` and `test`) and `decide` ([`World::authorize`]: route,
 //! authenticate, evaluate the layers). `net` holds the CIDR matching they share.
 //!
 //! It must not touch: protobuf types, files, environment variables, tokio, or the clock. Time and
 //! request data are parameters; secrets and policy files come through [`Loader`]; the caller
 //! hears where the decision's phases start through [`Phases`] and times them with its own clock.
 
+mod assert;
 mod build;
 mod context;
 mod decide;
@@ -32,6 +34,7 @@ mod world;
 /// so a request cannot make its probes long.
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+pub use assert::{ASSERTED_SESSION_NAME, AssertError, Asserted, Authentication};
 pub use build::{
     CompiledPolicy, FileKind, InlineLoader, Loader, LoaderError, ReadError, compile_policy,
     error_chain,

@@ -14,7 +14,8 @@
 //!   - `decision`: the request, caller, layers, reasons, trace, route and decision types, the
 //!     deny texts and identity headers; `context`: a request's condition keys; `decide`:
 //!     [`lattice::World::authorize`], the one orchestration (route → authenticate → decide),
-//!     whose authentication calls `sigv4`'s verifier.
+//!     whose authentication calls `sigv4`'s verifier, or takes a caller `assert` resolved (never
+//!     on the Check path).
 //! - [`config`]: process settings, validated before any port opens.
 //! - [`store`]: loads the world from files, compiles snapshots, hot reload, last good snapshot.
 //! - [`metrics`]: every metric name, its help text and closed label sets; the duration
@@ -30,6 +31,8 @@
 //! - [`sts`]: the STS endpoint: Query-protocol requests and XML answers (`wire`), AWS's error
 //!   catalogue (`error`), the HTTP listener (`server`), the actions (`issue`: trust policies,
 //!   signatures through `sigv4`, sessions minted and sealed with `tokens`).
+//! - [`suite`]: policy test suites (`lattice-authz test`): test files of requests, callers and
+//!   expected decisions, decided by `World::authorize` as `check` decides, and their reports.
 //! - [`tokens`]: sealed session tokens (seal/open under the world's session keys) and web identity
 //!   tokens (JWT against a JWKS). Pure; time is a parameter; uses nothing else in the crate.
 //! - `civil`: calendar arithmetic shared by `sigv4`, `policy` and `logging` (a leaf).
@@ -43,12 +46,12 @@
 //! Dependencies point one way: `app → {authz, sts, store, metrics, config, accept}`; `sts →
 //! {lattice, sigv4, policy, tokens, store, metrics, accept, civil}` and `authz`'s `Clock`;
 //! `authz → {lattice, sigv4, store, metrics, logging}`; `store → {policy, lattice, sigv4,
-//! config}`; `lattice → {policy, sigv4, tokens}`; `sigv4`, `policy`, `metrics`, `config`,
-//! `tokens`, `accept` use nothing else in the crate. The SigV4 verifier is called by `lattice`
-//! (`World::authorize` authenticates through the snapshot's `Verifier`, the world being its
-//! credential source, sealed sessions included); `authz` only passes that verifier in and reads
-//! the outcome's key-cache result for its metrics; `sts` verifies its signed calls with a
-//! verifier of its own (service `sts`, any region).
+//! config}`; `lattice → {policy, sigv4, tokens}`; `suite → {lattice, sigv4, authz}`; `sigv4`,
+//! `policy`, `metrics`, `config`, `tokens`, `accept` use nothing else in the crate. The SigV4
+//! verifier is called by `lattice` (`World::authorize` authenticates through the snapshot's
+//! `Verifier`, the world being its credential source, sealed sessions included); `authz` only
+//! passes that verifier in and reads the outcome's key-cache result for its metrics; `sts`
+//! verifies its signed calls with a verifier of its own (service `sts`, any region).
 
 mod accept;
 pub mod app;
@@ -62,6 +65,7 @@ pub mod policy;
 pub mod sigv4;
 pub mod store;
 pub mod sts;
+pub mod suite;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 pub mod tokens;

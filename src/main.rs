@@ -1,9 +1,9 @@
-//! The `lattice-authz` command line: `serve` (the default), `check`, `validate`,
+//! The `lattice-authz` command line: `serve` (the default), `check`, `validate`, `test`,
 //! `example-world`. Logging setup and exit codes live here; everything else is in the library.
 //!
-//! Exit codes: 0 success / allow, 1 `validate` found errors, 3 `check` denied, 64 bad usage or
-//! settings (EX_USAGE), 65 unreadable request (EX_DATAERR), 69 cannot listen, or no world loaded
-//! at start-up with `--require-world` (EX_UNAVAILABLE).
+//! Exit codes: 0 success / allow, 1 `validate` found errors or a `test` case failed, 3 `check`
+//! denied, 64 bad usage or settings (EX_USAGE), 65 unreadable request or test file (EX_DATAERR),
+//! 69 cannot listen, or no world loaded at start-up with `--require-world` (EX_UNAVAILABLE).
 
 use std::io::Read as _;
 use std::net::IpAddr;
@@ -46,6 +46,8 @@ enum Command {
     Check(CheckArgs),
     /// Report every problem of a world at once, errors and warnings.
     Validate(ValidateArgs),
+    /// Run policy test suites: files of requests, callers and expected decisions.
+    Test(TestArgs),
     /// Print the built-in example world (YAML).
     ExampleWorld,
     /// Serve an STS endpoint for the world's roles: AssumeRoleWithWebIdentity, AssumeRole and
@@ -126,12 +128,36 @@ struct CheckArgs {
     /// Decide as of this time (RFC 3339), e.g. the request's own signing time.
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
+    /// Decide as this caller instead of verifying the request's signature: a principal ARN of the
+    /// world (a user, a role: decided as its session `asserted`, an assumed-role session ARN of
+    /// one of its roles) or `anonymous`. The trace says the caller was asserted.
+    #[arg(long = "as", value_name = "PRINCIPAL")]
+    as_principal: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
     /// The request file (request line, headers, blank line, optional body); `-` or none: stdin.
     #[arg(value_name = "FILE")]
     request: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct TestArgs {
+    /// World file or directory; default: the built-in example world.
+    #[arg(long, value_name = "PATH")]
+    config: Option<String>,
+    /// Process settings file.
+    #[arg(long, value_name = "FILE", env = "LATTICE_AUTHZ_SETTINGS")]
+    settings: Option<PathBuf>,
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    json: bool,
+    /// Also write a JUnit XML report to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Test files (YAML, or JSON when named `*.json`).
+    #[arg(value_name = "TESTFILE", required = true)]
+    files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +223,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(&args),
         Some(Command::Check(args)) => check(&args),
         Some(Command::Validate(args)) => validate(&args),
+        Some(Command::Test(args)) => test(&args),
         Some(Command::ExampleWorld) => {
             print!("{}", lattice::World::EXAMPLE_YAML);
             ExitCode::SUCCESS
@@ -375,6 +402,22 @@ fn check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(EX_USAGE);
         }
     };
+    let asserted = match args
+        .as_principal
+        .as_deref()
+        .map(|p| snapshot.world.asserted(p))
+    {
+        None => None,
+        Some(Ok(asserted)) => Some(asserted),
+        Some(Err(e)) => {
+            eprintln!("lattice-authz: --as: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let authentication = asserted.as_ref().map_or(
+        lattice::Authentication::Verify,
+        lattice::Authentication::Assert,
+    );
     let headers: Vec<sigv4::Header<'_>> = raw
         .headers
         .iter()
@@ -400,10 +443,13 @@ fn check(args: &CheckArgs) -> ExitCode {
                 destination: args.destination_ip,
                 vpc_endpoint: None,
             };
-            let decision =
-                snapshot
-                    .world
-                    .authorize(&snapshot.verifier, &request, now, &mut lattice::Untimed);
+            let decision = snapshot.world.authorize(
+                &snapshot.verifier,
+                &request,
+                authentication,
+                now,
+                &mut lattice::Untimed,
+            );
             authz::explain(&decision)
         }
     };
@@ -499,6 +545,86 @@ fn validate(args: &ValidateArgs) -> ExitCode {
         println!("{errors} error(s), {warnings} warning(s)");
     }
     if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn test(args: &TestArgs) -> ExitCode {
+    use lattice_authz::suite::{self, Suite};
+    let flags = Flags {
+        world: args.config.clone(),
+        ..Flags::default()
+    };
+    let settings = match settings(args.settings.as_ref(), &flags) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut suites = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        let name = path.display().to_string();
+        let mut bytes = Vec::new();
+        let most = u64::try_from(suite::MAX_SUITE_BYTES)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        if let Err(e) = std::fs::File::open(path).and_then(|f| f.take(most).read_to_end(&mut bytes))
+        {
+            eprintln!("lattice-authz: cannot read {name}: {e}");
+            return ExitCode::from(EX_DATAERR);
+        }
+        if bytes.len() > suite::MAX_SUITE_BYTES {
+            eprintln!(
+                "lattice-authz: {name}: larger than the {} bytes a test file may hold",
+                suite::MAX_SUITE_BYTES
+            );
+            return ExitCode::from(EX_DATAERR);
+        }
+        let Ok(text) = String::from_utf8(bytes) else {
+            eprintln!("lattice-authz: {name}: not UTF-8 text");
+            return ExitCode::from(EX_DATAERR);
+        };
+        match Suite::parse(&name, &text) {
+            Ok(s) => suites.push(s),
+            Err(e) => {
+                eprintln!("lattice-authz: {e}");
+                return ExitCode::from(EX_DATAERR);
+            }
+        }
+    }
+    let now = SystemClock.now();
+    let store = Store::new(settings);
+    let snapshot = match store.build_once(now) {
+        Ok((snapshot, _)) => snapshot,
+        Err(e) => {
+            eprintln!("lattice-authz: the world does not load:");
+            for p in &e.problems {
+                eprintln!("  {p}");
+            }
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let outcomes = match suite::run(&suites, &snapshot.world, &snapshot.verifier, now) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("lattice-authz: {e}");
+            return ExitCode::from(EX_DATAERR);
+        }
+    };
+    // A reader that stops early (`| head`) is no error of the run.
+    let report = if args.json {
+        format!("{}\n", suite::json(&outcomes))
+    } else {
+        suite::text(&outcomes)
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes());
+    if let Some(path) = &args.junit
+        && let Err(e) = std::fs::write(path, suite::junit(&outcomes))
+    {
+        eprintln!("lattice-authz: cannot write {}: {e}", path.display());
+        return ExitCode::from(EX_USAGE);
+    }
+    if outcomes.iter().all(suite::Outcome::passed) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -63,6 +63,7 @@ mod ast;
 mod compile;
 mod condition;
 mod error;
+pub(crate) use error::closest;
 mod evaluation;
 mod glob;
 mod json;

@@ -422,6 +422,26 @@ pub struct Explanation {
     pub single_string_to_sign: String,
 }
 
+/// The SigV4 signature (lower-case hex) a client computes over `string_to_sign` with `secret`,
+/// for the scope's `date` (`YYYYMMDD`), `region` and `service`: `lattice-authz test` signs its
+/// `signedBy` cases with it, the string to sign coming from [`Verifier::explain`], so that the
+/// verifier then checks a signature made exactly as a client makes one.
+pub fn signature(
+    secret: &Secret,
+    date: &str,
+    region: &str,
+    service: &str,
+    string_to_sign: &str,
+) -> String {
+    let key = crypto::signing_key(
+        secret.expose(),
+        date.as_bytes(),
+        region.as_bytes(),
+        service.as_bytes(),
+    );
+    hex::encode(key.mac(string_to_sign.as_bytes()))
+}
+
 // === impl Verifier ===
 
 /// Cache key of a SigV4A public key: (secret, access key id), folded into one digest. (SigV4

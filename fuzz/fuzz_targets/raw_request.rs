@@ -79,6 +79,7 @@ fuzz_target!(|bytes: &[u8]| {
     let decision = snapshot.world.authorize(
         &snapshot.verifier,
         &request,
+        lattice_authz::lattice::Authentication::Verify,
         now,
         &mut lattice_authz::lattice::Untimed,
     );

@@ -1,6 +1,7 @@
 //! The diagnostic `Explain` service: one request decided by [`World::authorize`] as the Check path
 //! decides it, answered with the full layered trace instead of Envoy's `CheckResponse`. It must
-//! not log decisions or count them: it is a question about the world, not a request.
+//! not log decisions or count them: it is a question about the world, not a request. It may
+//! decide as an asserted caller (`as_principal`), which the Check path never does.
 //!
 //! [`World::authorize`]: crate::lattice::World::authorize
 
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 use quanta::Instant;
 
-use crate::lattice::{Decision, Untimed};
+use crate::lattice::{Authentication, Decision, Untimed};
 use crate::metrics::{GrpcMethod, Metrics};
 use crate::sigv4::Header;
 use crate::store::Store;
@@ -64,6 +65,8 @@ impl DiagnosticsService {
             source_ip,
             time,
             body,
+            as_principal,
+            destination_ip,
         } = request;
         let now = if time.is_empty() {
             self.clock.now()
@@ -75,6 +78,23 @@ impl DiagnosticsService {
         let source = source_ip.parse().map_err(|_| {
             tonic::Status::invalid_argument(format!("`{source_ip}` is not an IP address"))
         })?;
+        let destination = if destination_ip.is_empty() {
+            None
+        } else {
+            Some(destination_ip.parse().map_err(|_| {
+                tonic::Status::invalid_argument(format!("`{destination_ip}` is not an IP address"))
+            })?)
+        };
+        let asserted = if as_principal.is_empty() {
+            None
+        } else {
+            Some(
+                snapshot
+                    .world
+                    .asserted(as_principal)
+                    .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?,
+            )
+        };
         let headers: Vec<Header<'_>> = headers
             .iter()
             .map(|h| Header {
@@ -94,12 +114,16 @@ impl DiagnosticsService {
             headers: &headers,
             body: (!body.is_empty()).then_some(&body[..]),
             source,
-            destination: None,
+            destination,
             vpc_endpoint: None,
         };
-        let decision = snapshot
-            .world
-            .authorize(&snapshot.verifier, &req, now, &mut Untimed);
+        let authentication = asserted
+            .as_ref()
+            .map_or(Authentication::Verify, Authentication::Assert);
+        let decision =
+            snapshot
+                .world
+                .authorize(&snapshot.verifier, &req, authentication, now, &mut Untimed);
         Ok(explain(&decision))
     }
 }

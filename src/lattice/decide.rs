@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 use crate::policy;
 use crate::sigv4::{self, SigV4Error, Verified, Verifier};
 
+use super::assert::Authentication;
 use super::context::RequestContext;
 use super::decision::{
     Authenticated, Caller, Decision, Effect, Failure, INVOKE, Layer, LayerOutcome, LayerTrace,
@@ -44,11 +45,14 @@ impl Phases for Untimed {
 
 impl World {
     /// Routes, authenticates and decides one request: the one orchestration of a decision, for
-    /// the Check path as for `Explain` and `check`. `phases` hears where each step starts.
+    /// the Check path as for `Explain`, `check` and `test`. `authentication` says whether the
+    /// signature is verified (the Check path, always) or the caller asserted. `phases` hears where
+    /// each step starts (an asserted caller has no authentication step to time).
     pub fn authorize<'w>(
         &'w self,
         verifier: &Verifier,
         request: &'w Request<'w>,
+        authentication: Authentication<'w>,
         now: SystemTime,
         phases: &mut impl Phases,
     ) -> Decision<'w> {
@@ -56,6 +60,18 @@ impl World {
             Ok(route) => route,
             Err(decision) => return *decision,
         };
+        if let Authentication::Assert(asserted) = authentication {
+            let auth = Authenticated {
+                caller: asserted
+                    .principal
+                    .as_ref()
+                    .map_or(Caller::Anonymous, Caller::Asserted),
+                key_cache: None,
+                algorithm: None,
+                asserted: Some(&asserted.note),
+            };
+            return self.decide(route, &auth, request, now);
+        }
         phases.authenticating();
         let auth = self.authenticate(verifier, request, now);
         phases.authenticated(auth.as_ref());
@@ -243,11 +259,13 @@ impl World {
                 caller: Caller::Anonymous,
                 key_cache: None,
                 algorithm: None,
+                asserted: None,
             },
             Verified::Signed(signed) => Authenticated {
                 caller: Caller::Signed(signed.credential),
                 key_cache: Some(signed.cache),
                 algorithm: Some(signed.algorithm),
+                asserted: None,
             },
         })
     }
@@ -287,9 +305,9 @@ impl World {
             resource_buffer = [&*route.service.arn, context.path].concat();
             &resource_buffer
         };
-        let principal = match &auth.caller {
-            Caller::Anonymous => policy::Principal::Anonymous,
-            Caller::Signed(p) => policy::Principal::Aws(policy::AwsIdentity {
+        let principal = match auth.caller.principal() {
+            None => policy::Principal::Anonymous,
+            Some(p) => policy::Principal::Aws(policy::AwsIdentity {
                 account: &p.account,
                 arn: &p.arn,
                 role_arn: match &p.kind {
@@ -321,11 +339,14 @@ impl World {
         };
         let trace = &mut decision.trace;
         trace.push(LayerTrace::passed(Layer::Association));
-        trace.push(match auth.caller {
-            Caller::Anonymous => {
+        trace.push(match (auth.asserted, &auth.caller) {
+            (Some(note), _) => LayerTrace::asserted(note),
+            (None, Caller::Anonymous) => {
                 LayerTrace::skipped(Layer::Authentication, "unsigned request: anonymous caller")
             }
-            Caller::Signed(_) => LayerTrace::passed(Layer::Authentication),
+            (None, Caller::Signed(_) | Caller::Asserted(_)) => {
+                LayerTrace::passed(Layer::Authentication)
+            }
         });
 
         let evaluate = |layer: Layer, named: &'w NamedPolicy| -> LayerTrace<'w> {
@@ -342,7 +363,7 @@ impl World {
         let service_iam = route.service.auth_type == AuthType::AwsIam;
         if network_iam || service_iam {
             // Guardrails: SCPs constrain the caller's account, RCPs the service owner's account.
-            if let Caller::Signed(p) = &auth.caller {
+            if let Some(p) = auth.caller.principal() {
                 self.guardrail(
                     Layer::ServiceControlPolicy,
                     p.account_index,
@@ -384,8 +405,8 @@ impl World {
                     Layer::IdentityPolicy,
                     "anonymous caller",
                 )),
-                Caller::Signed(signer) => {
-                    let policies = self.identity_policies(signer);
+                Caller::Signed(_) | Caller::Asserted(_) => {
+                    let policies = self.identity_policies(&auth.caller);
                     let mut result = LayerTrace::unmatched(Layer::IdentityPolicy, None);
                     for named in policies {
                         let t = evaluate(Layer::IdentityPolicy, named);
@@ -434,7 +455,7 @@ impl World {
             None => {
                 decision.effect = Effect::Allow;
                 decision.reason = Reason::Allowed;
-                if let Caller::Signed(p) = &auth.caller {
+                if let Some(p) = auth.caller.principal() {
                     // Rendered now, read by `Decision::identity_headers`.
                     p.identity_headers(self);
                 }
@@ -443,12 +464,15 @@ impl World {
         decision
     }
 
-    /// The identity-based policies of a signer, as this world holds them: a sealed session's are
-    /// its role's (its own copy of them lives only as long as the decision, not the world).
-    pub(crate) fn identity_policies<'w>(&'w self, signer: &Signer<'w>) -> &'w [NamedPolicy] {
-        match signer {
-            Signer::Listed { principal, .. } => &principal.policies,
-            Signer::Sealed(session) => match &session.principal.kind {
+    /// The identity-based policies of a caller, as this world holds them: a sealed session's are
+    /// its role's (its own copy of them lives only as long as the decision, not the world); an
+    /// asserted principal's are its own (it lives as long as the decision's borrow).
+    pub(crate) fn identity_policies<'w>(&'w self, caller: &Caller<'w>) -> &'w [NamedPolicy] {
+        match caller {
+            Caller::Anonymous => &[],
+            Caller::Asserted(principal) => &principal.policies,
+            Caller::Signed(Signer::Listed { principal, .. }) => &principal.policies,
+            Caller::Signed(Signer::Sealed(session)) => match &session.principal.kind {
                 PrincipalKind::AssumedRole { role_arn, .. } => {
                     self.role(role_arn).map_or(&[], |role| &role.policies)
                 }

@@ -93,6 +93,9 @@ pub enum Caller<'w> {
     Anonymous,
     /// A verified principal, with the credential that signed.
     Signed(Signer<'w>),
+    /// A principal asserted by the one asking (`check --as`, `Explain`, `test`), not verified:
+    /// never on the Check path.
+    Asserted(&'w Principal),
 }
 
 impl Caller<'_> {
@@ -101,13 +104,14 @@ impl Caller<'_> {
         match self {
             Self::Anonymous => "anonymous",
             Self::Signed(p) => &p.arn,
+            Self::Asserted(p) => &p.arn,
         }
     }
 
     /// The access key that signed, if any (not a secret; safe to log).
     pub fn access_key_id(&self) -> Option<&str> {
         match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::Asserted(_) => None,
             Self::Signed(signer) => Some(signer.access_key_id()),
         }
     }
@@ -117,6 +121,7 @@ impl Caller<'_> {
         match self {
             Self::Anonymous => None,
             Self::Signed(signer) => Some(signer.principal()),
+            Self::Asserted(principal) => Some(principal),
         }
     }
 }
@@ -306,6 +311,8 @@ pub enum LayerOutcome {
     Skipped(&'static str),
     /// The layer denies (network checks, signature).
     Deny,
+    /// The caller was asserted, not verified (authentication only; never on the Check path).
+    Asserted,
 }
 
 impl LayerOutcome {
@@ -317,6 +324,7 @@ impl LayerOutcome {
             Self::NoMatch => "no_match",
             Self::Skipped(_) => "skipped",
             Self::Deny => "deny",
+            Self::Asserted => "asserted",
         }
     }
 }
@@ -353,6 +361,16 @@ impl<'w> LayerTrace<'w> {
     /// A layer that denied without a policy (routing, a signature).
     pub(super) const fn denied(layer: Layer) -> Self {
         Self::bare(layer, LayerOutcome::Deny)
+    }
+
+    /// The authentication layer of an asserted caller; `note` says who was asserted.
+    pub(super) const fn asserted(note: &'w str) -> Self {
+        Self {
+            layer: Layer::Authentication,
+            outcome: LayerOutcome::Asserted,
+            policy: Some(note),
+            evaluation: None,
+        }
     }
 
     /// A layer that does not apply to this request, and why.
@@ -458,6 +476,8 @@ pub struct Authenticated<'w> {
     pub key_cache: Option<CacheOutcome>,
     /// Signature algorithm.
     pub algorithm: Option<sigv4::Algorithm>,
+    /// For an asserted caller: what the trace says of it (`asserted, not verified: …`).
+    pub asserted: Option<&'w str>,
 }
 
 /// A routing or authentication failure, before any policy ran.
@@ -634,6 +654,12 @@ impl<'w> Decision<'w> {
             // INVARIANT: `decide` renders them for every signed allow.
             Caller::Signed(signer) => {
                 if let Some(headers) = signer.headers.get() {
+                    out.push(("x-amzn-lattice-identity", &*headers.identity));
+                    out.push(("x-amzn-lattice-identity-tags", &*headers.tags));
+                }
+            }
+            Caller::Asserted(principal) => {
+                if let Some(headers) = principal.headers.get() {
                     out.push(("x-amzn-lattice-identity", &*headers.identity));
                     out.push(("x-amzn-lattice-identity-tags", &*headers.tags));
                 }

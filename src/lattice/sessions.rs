@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::sigv4::Secret;
 use crate::tokens::{Keyring, OpenError, SessionClaims};
 
-use super::world::{Principal, PrincipalKind, TokenFacts, World};
+use super::world::{Principal, PrincipalKind, Role, TokenFacts, World};
 
 /// The default bound of the opened-session cache, in bytes of the estimate it makes of each
 /// session (its token, its texts, and a fixed overhead calibrated on resident memory).
@@ -125,8 +125,52 @@ fn session_of(world: &World, claims: &SessionClaims, token: Arc<[u8]>) -> Option
         tags.retain(|(old, _)| !old.eq_ignore_ascii_case(k));
         tags.push((k.as_str().into(), v.as_str().into()));
     }
-    let session_name: Arc<str> = claims.session_name.as_str().into();
-    let principal = Principal {
+    let token_facts = TokenFacts {
+        issued_at: claims.issued_at,
+        federated_provider: claims.federated_provider.as_deref().map(Arc::from),
+        source_identity: claims.source_identity.as_deref().map(Arc::from),
+        transitive_tags: claims
+            .tags
+            .iter()
+            .filter(|(k, _)| {
+                claims
+                    .transitive_tag_keys
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(k))
+            })
+            .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+            .collect(),
+    };
+    let principal = role_session(
+        world,
+        role,
+        &claims.session_name,
+        Some(&claims.role_id),
+        tags,
+        Some(token_facts),
+    );
+    Some(SealedSession {
+        principal,
+        access_key_id: claims.access_key_id.as_str().into(),
+        secret: Secret::new(claims.secret_access_key.as_str()),
+        token,
+        expires_at: UNIX_EPOCH + Duration::from_secs(u64::try_from(claims.expires_at).unwrap_or(0)),
+    })
+}
+
+/// The principal of a session of `role` named `session_name`, as AWS names it
+/// (`arn:<partition>:sts::<account>:assumed-role/<role name>/<session name>`), with the role's
+/// identity policies and `tags` (the role's, with the session's over them).
+pub(super) fn role_session(
+    world: &World,
+    role: &Role,
+    session_name: &str,
+    role_id: Option<&str>,
+    tags: Vec<(Arc<str>, Arc<str>)>,
+    token: Option<TokenFacts>,
+) -> Principal {
+    let session_name: Arc<str> = session_name.into();
+    Principal {
         kind: PrincipalKind::AssumedRole {
             role_arn: Arc::clone(&role.arn),
             session_name: Arc::clone(&session_name),
@@ -137,33 +181,11 @@ fn session_of(world: &World, claims: &SessionClaims, token: Arc<[u8]>) -> Option
         )
         .into(),
         account: Arc::clone(&role.account),
-        user_id: Some(format!("{}:{session_name}", claims.role_id).into()),
+        user_id: role_id.map(|id| format!("{id}:{session_name}").into()),
         tags,
         policies: role.policies.clone(),
         account_index: Some(role.account_index),
-        token: Some(TokenFacts {
-            issued_at: claims.issued_at,
-            federated_provider: claims.federated_provider.as_deref().map(Arc::from),
-            source_identity: claims.source_identity.as_deref().map(Arc::from),
-            transitive_tags: claims
-                .tags
-                .iter()
-                .filter(|(k, _)| {
-                    claims
-                        .transitive_tag_keys
-                        .iter()
-                        .any(|t| t.eq_ignore_ascii_case(k))
-                })
-                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
-                .collect(),
-        }),
-        headers: OnceLock::new(),
-    };
-    Some(SealedSession {
-        principal,
-        access_key_id: claims.access_key_id.as_str().into(),
-        secret: Secret::new(claims.secret_access_key.as_str()),
         token,
-        expires_at: UNIX_EPOCH + Duration::from_secs(u64::try_from(claims.expires_at).unwrap_or(0)),
-    })
+        headers: OnceLock::new(),
+    }
 }

@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::lattice::{Layer, NamedPolicy, Principal, PrincipalKind, Role, Signer, World};
+use crate::lattice::{Caller, Layer, NamedPolicy, Principal, PrincipalKind, Role, Signer, World};
 use crate::policy::{self, ConditionKey, Evaluation, MissReason, Outcome, PrincipalMatch, Value};
 use crate::sigv4::{self, SigV4Error, SigV4ErrorKind, Verified, Verifier};
 use crate::store::Store;
@@ -318,7 +318,7 @@ impl Issuer {
             &input.transitive_tag_keys,
         );
         let same_account = *caller.account == *role.account;
-        let identity_policies = world.identity_policies(&signer);
+        let identity_policies = world.identity_policies(&Caller::Signed(signer.clone()));
         for action in needed_actions(
             "sts:AssumeRole",
             !input.tags.is_empty(),

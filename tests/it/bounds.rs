@@ -126,6 +126,8 @@ fn by_explain(service: &DiagnosticsService, case: &Case) -> Answer {
             source_ip: "127.0.0.1".into(),
             time: String::new(),
             body: vec![],
+            as_principal: String::new(),
+            destination_ip: String::new(),
         })
         .unwrap();
     (explained.status, explained.body)

@@ -189,6 +189,8 @@ async fn check_health_explain_and_metrics_over_loopback() {
             source_ip: "127.0.0.1".into(),
             time: String::new(),
             body: vec![],
+            as_principal: String::new(),
+            destination_ip: String::new(),
         })
         .await
         .unwrap()

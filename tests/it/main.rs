@@ -34,4 +34,5 @@ mod sigv4_suite;
 mod streams;
 mod sts;
 mod support;
+mod workbench;
 mod world_limits;

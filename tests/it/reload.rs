@@ -177,6 +177,7 @@ fn reason(store: &Store, creds: support::Creds) -> &'static str {
         .authorize(
             &snapshot.verifier,
             &request,
+            lattice_authz::lattice::Authentication::Verify,
             support::test_time(),
             &mut lattice_authz::lattice::Untimed,
         )

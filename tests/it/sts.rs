@@ -248,9 +248,13 @@ impl Sts {
             vpc_endpoint: None,
         };
         let snapshot = self.store.current().unwrap();
-        let decision = snapshot
-            .world
-            .authorize(&snapshot.verifier, &request, at, &mut Untimed);
+        let decision = snapshot.world.authorize(
+            &snapshot.verifier,
+            &request,
+            lattice_authz::lattice::Authentication::Verify,
+            at,
+            &mut Untimed,
+        );
         let text = match decision.effect {
             Effect::Allow => decision
                 .identity_headers()
