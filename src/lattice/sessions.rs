@@ -147,7 +147,7 @@ fn session_of(world: &World, claims: &SessionClaims, token: Arc<[u8]>) -> Option
         &claims.session_name,
         Some(&claims.role_id),
         tags,
-        Some(token_facts),
+        Some(Box::new(token_facts)),
     );
     Some(SealedSession {
         principal,
@@ -167,7 +167,7 @@ pub(super) fn role_session(
     session_name: &str,
     role_id: Option<&str>,
     tags: Vec<(Arc<str>, Arc<str>)>,
-    token: Option<TokenFacts>,
+    token: Option<Box<TokenFacts>>,
 ) -> Principal {
     let session_name: Arc<str> = session_name.into();
     Principal {

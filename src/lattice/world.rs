@@ -150,7 +150,9 @@ pub struct Principal {
     /// Index into [`World::accounts`].
     pub account_index: Option<usize>,
     /// For a session issued by `lattice-authz sts`: what its token adds to the request context.
-    pub token: Option<TokenFacts>,
+    /// (Boxed: a world of users and listed sessions holds none, and a principal is in memory once
+    /// per user of a world that may have a hundred thousand.)
+    pub token: Option<Box<TokenFacts>>,
     /// The identity headers, rendered at this principal's first allow and kept: a world of
     /// 100,000 users holds header text only for those that call (about 300 bytes each).
     pub(super) headers: OnceLock<IdentityHeaders>,
