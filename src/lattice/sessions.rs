@@ -121,10 +121,10 @@ fn session_of(world: &World, claims: &SessionClaims, token: Arc<[u8]>) -> Option
         return None;
     };
     let mut tags = role.tags.clone();
-    for (k, v) in &claims.tags {
-        tags.retain(|(old, _)| !old.eq_ignore_ascii_case(k));
-        tags.push((k.as_str().into(), v.as_str().into()));
-    }
+    super::world::override_tags(
+        &mut tags,
+        claims.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     let token_facts = TokenFacts {
         issued_at: claims.issued_at,
         federated_provider: claims.federated_provider.as_deref().map(Arc::from),

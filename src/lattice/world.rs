@@ -552,6 +552,18 @@ impl sigv4::CredentialSource for World {
     }
 }
 
+/// A session's tags over its role's: a session tag replaces the role tag with the same key,
+/// compared case-insensitively (sts §2.5).
+pub(super) fn override_tags<'t>(
+    tags: &mut Vec<(Arc<str>, Arc<str>)>,
+    session: impl IntoIterator<Item = (&'t str, &'t str)>,
+) {
+    for (k, v) in session {
+        tags.retain(|(old, _)| !old.eq_ignore_ascii_case(k));
+        tags.push((k.into(), v.into()));
+    }
+}
+
 /// `host[:port]` → `host`; IPv6 literals keep their brackets.
 /// (Searched with `memchr` rather than `str`'s char patterns: every Check calls this twice on a
 /// name of some 70 bytes, and the generic char searcher cost more than the rest of routing.)

@@ -536,10 +536,10 @@ impl Builder<'_> {
             .iter()
             .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
             .collect();
-        for (k, v) in &s.tags {
-            tags.retain(|(old, _)| !old.eq_ignore_ascii_case(k));
-            tags.push((k.as_str().into(), v.as_str().into()));
-        }
+        world::override_tags(
+            &mut tags,
+            s.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         let index = out.list.len();
         out.list.push(Principal {
             headers: OnceLock::new(),
